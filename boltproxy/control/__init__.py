@@ -1,0 +1,1 @@
+"""Routing control: the one place that decides which backend a session uses."""

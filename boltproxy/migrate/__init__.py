@@ -1,0 +1,1 @@
+"""Companion migrator: export, import, copy, schema diff and validation."""

@@ -1,0 +1,1 @@
+"""The socket side of the relay: listener, client connections, backend links."""

@@ -1,0 +1,1 @@
+"""Local blue/green Bolt backends (FalkorDB) for trying boltproxy without Docker."""

@@ -1,0 +1,1 @@
+"""Shadow traffic and result diffing (see ROADMAP item 3)."""
