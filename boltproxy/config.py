@@ -131,7 +131,7 @@ class RelaySettings(_Section):
     high_water_bytes: int = Field(1 << 20, ge=4096)
     # How long the proxy waits for a client's handshake and first message.
     client_handshake_timeout: float = Field(10.0, gt=0)
-    # Versions the proxy will not offer even if the backends speak them.
+    # A client message larger than this is refused (bad input, not a database error).
     max_message_bytes: int = Field(256 << 20, ge=1 << 16)
 
 

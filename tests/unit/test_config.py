@@ -33,7 +33,10 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ("text", "key"),
     [
         ('[backends.blue]\nuri = "http://x"\n', "backends.blue.uri"),
-        ('[backends.blue]\nuri = "bolt://x"\nconnect_timeout = -1\n', "backends.blue.connect_timeout"),
+        (
+            '[backends.blue]\nuri = "bolt://x"\nconnect_timeout = -1\n',
+            "backends.blue.connect_timeout",
+        ),
         ('[backends.blue]\nuri = "bolt://x"\n[routing]\nprimary = "green"\n', "routing.primary"),
         ('[backends.blue]\nuri = "bolt://x"\n[listen]\nprot = 1\n', "listen.prot"),
         ('[backends.red]\nuri = "bolt://x"\n', "backends.red"),

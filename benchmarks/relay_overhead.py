@@ -1,0 +1,205 @@
+"""Relay overhead, measured side by side: direct vs HAProxy (TCP) vs boltproxy.
+
+Starts a FalkorDB backend, boltproxy (its own process, as deployed) and, when
+``haproxy`` is installed, HAProxy in TCP mode; then runs the same load against
+each, interleaving the targets round by round so that drift on a shared machine
+hits them alike. Load comes from several processes, each running pipelined
+connections of a lean Bolt client (``boltclient.py``), so that the generator is
+not the bottleneck. Prints p50/p99 latency, queries per second and the ratio of
+each figure to direct.
+
+    python benchmarks/relay_overhead.py [--duration 5] [--rounds 3] [--rows 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from boltclient import BoltClient  # noqa: E402
+
+from boltproxy.sandbox.falkordb import FalkorDBServer  # noqa: E402
+from boltproxy.sandbox.ports import free_port  # noqa: E402
+
+AUTH = {"scheme": "none"}
+SINGLE_ROW = "RETURN 1 AS x"
+
+
+@dataclass
+class Figures:
+    latencies: list[float]
+    seconds: float
+
+    @property
+    def qps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _worker_load(port: int, connections: int, duration: float) -> list[float]:
+    clients = [await BoltClient.connect("127.0.0.1", port, AUTH) for _ in range(connections)]
+    deadline = time.perf_counter() + duration
+    latencies: list[float] = []
+
+    async def loop(client: BoltClient) -> None:
+        while time.perf_counter() < deadline:
+            seconds, _ = await client.query(SINGLE_ROW)
+            latencies.append(seconds)
+
+    await asyncio.gather(*(loop(c) for c in clients))
+    for client in clients:
+        await client.close()
+    return latencies
+
+
+def _worker(args: tuple[int, int, float]) -> list[float]:
+    return asyncio.run(_worker_load(*args))
+
+
+def run_load(pool: multiprocessing.pool.Pool, port: int, concurrency: int, duration: float) -> Figures:
+    processes = min(concurrency, pool._processes)  # type: ignore[attr-defined]
+    shares = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
+    started = time.perf_counter()
+    results = pool.map(_worker, [(port, share, duration) for share in shares])
+    elapsed = time.perf_counter() - started
+    return Figures([x for part in results for x in part], elapsed)
+
+
+async def _stream(port: int, rows: int) -> float:
+    client = await BoltClient.connect("127.0.0.1", port, AUTH)
+    seconds, records = await client.query(f"UNWIND range(1, {rows}) AS i RETURN i")
+    await client.close()
+    if records != rows:
+        raise RuntimeError(f"expected {rows} records, got {records}")
+    return seconds
+
+
+def start_proxy(backend_uri: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    config = workdir / "boltproxy.toml"
+    config.write_text(
+        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[admin]\nenabled = false\n[backends.blue]\nuri = "{backend_uri}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+    )
+    _wait_port(port)
+    return process, port
+
+
+def start_haproxy(backend_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    binary = shutil.which("haproxy")
+    if binary is None:
+        return None
+    port = free_port()
+    config = workdir / "haproxy.cfg"
+    config.write_text(
+        "global\n  maxconn 4096\n"
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5m\n  timeout server 5m\n"
+        f"frontend bolt\n  bind 127.0.0.1:{port}\n  default_backend neo\n"
+        f"backend neo\n  server db 127.0.0.1:{backend_port}\n"
+    )
+    process = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=subprocess.DEVNULL)
+    _wait_port(port)
+    return process, port
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows in the streamed result")
+    parser.add_argument("--processes", type=int, default=max(2, os.cpu_count() or 2))
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="boltproxy-bench-") as tmp:
+        workdir = Path(tmp)
+        backend = FalkorDBServer(workdir / "falkordb", name="bench")
+        backend.start()
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            targets = {"direct": backend.bolt_port}
+            haproxy = start_haproxy(backend.bolt_port, workdir)
+            if haproxy is not None:
+                children.append(haproxy[0])
+                targets["haproxy"] = haproxy[1]
+            else:
+                print("haproxy is not installed (Debian package haproxy): its column is skipped")
+            proxy, proxy_port = start_proxy(backend.bolt_uri, workdir)
+            children.append(proxy)
+            targets["boltproxy"] = proxy_port
+            report(targets, options)
+        finally:
+            for child in children:
+                child.terminate()
+                child.wait(10)
+            backend.stop()
+
+
+def report(targets: dict[str, int], options: argparse.Namespace) -> None:
+    print(f"machine: {os.cpu_count()} cores; {options.rounds} interleaved rounds of "
+          f"{options.duration:g} s per target and concurrency")
+    with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
+        for concurrency in (1, 16):
+            collected: dict[str, list[Figures]] = {name: [] for name in targets}
+            for _ in range(options.rounds):
+                for name, port in targets.items():
+                    collected[name].append(run_load(pool, port, concurrency, options.duration))
+            print(f"\nsingle-row queries, concurrency {concurrency}")
+            print(f"{'target':<10} {'p50 ms':>8} {'p99 ms':>8} {'qps':>9}  {'p50 x':>6} {'p99 x':>6} {'qps x':>6}")
+            base = merged(collected["direct"])
+            for name, runs in collected.items():
+                fig = merged(runs)
+                print(
+                    f"{name:<10} {fig.percentile(0.5) * 1e3:8.3f} {fig.percentile(0.99) * 1e3:8.3f} "
+                    f"{fig.qps:9.0f}  {fig.percentile(0.5) / base.percentile(0.5):6.2f} "
+                    f"{fig.percentile(0.99) / base.percentile(0.99):6.2f} {fig.qps / base.qps:6.2f}"
+                )
+    streams: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(options.rounds):
+        for name, port in targets.items():
+            streams[name].append(asyncio.run(_stream(port, options.rows)))
+    print(f"\n{options.rows}-row stream (median of {options.rounds})")
+    base_stream = statistics.median(streams["direct"])
+    for name, times in streams.items():
+        median = statistics.median(times)
+        print(f"{name:<10} {median:8.3f} s  {options.rows / median:10.0f} rows/s  {median / base_stream:6.2f} x")
+
+
+def merged(runs: list[Figures]) -> Figures:
+    return Figures([x for run in runs for x in run.latencies], sum(run.seconds for run in runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Opening a driver for the migrator, and turning driver failures into clear messages.
+
+Connections are opened with a short timeout and retried: FalkorDB's Bolt listener
+leaves a share of new connections unanswered after earlier ones closed, and a
+real server that is still starting looks the same. Authentication failures are
+never retried (a lockout policy may count them).
+
+Messages name the server by its address only; credentials in a URI are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import neo4j
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
+
+from boltproxy.migrate.errors import AuthenticationFailed, MigrateError, ServerUnreachable
+
+log = logging.getLogger(__name__)
+
+Flavor = Literal["neo4j", "falkordb"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and as whom to connect. ``repr`` never shows the password."""
+
+    uri: str
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.display!r}, user={self.user!r}, database={self.database!r})"
+
+    @property
+    def display(self) -> str:
+        return redact_uri(self.uri)
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return None if self.user is None else (self.user, self.password or "")
+
+    def identity(self) -> str:
+        """A stable name for this target (address and database, no credentials)."""
+        return f"{self.display}#{self.database or ''}"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    agent: str
+    protocol: str
+    flavor: Flavor
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agent": self.agent, "protocol": self.protocol, "flavor": self.flavor}
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without user information (``neo4j://user:pw@host`` → ``neo4j://host``)."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+async def open_driver(
+    endpoint: Endpoint, *, connect_timeout: float = 2.0, attempts: int = 6
+) -> neo4j.AsyncDriver:
+    """A verified driver for ``endpoint``; raises :class:`MigrateError` subclasses."""
+    last: BaseException | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            driver = neo4j.AsyncGraphDatabase.driver(
+                endpoint.uri,
+                auth=endpoint.auth,
+                connection_timeout=connect_timeout,
+                max_transaction_retry_time=30.0,
+            )
+        except (ValueError, DriverError) as exc:
+            raise ServerUnreachable(f"cannot use {endpoint.display}: {exc}") from None
+        try:
+            await asyncio.wait_for(driver.verify_connectivity(), connect_timeout + 1.0)
+            return driver
+        except BaseException as exc:
+            await driver.close()
+            # No query has run yet, so a server error here is a refused login even
+            # when the server mislabels it (FalkorDB's reaches the driver as an
+            # UnknownError because it lacks the Bolt 5.7 ``neo4j_code`` field).
+            error = classify(_AsAuthError() if isinstance(exc, Neo4jError) else exc, endpoint)
+            if not isinstance(error, ServerUnreachable):
+                raise error from None
+            last = exc
+            log.debug("connect attempt %d to %s failed: %s", attempt, endpoint.display,
+                      type(exc).__name__)
+    raise classify(last, endpoint) from None  # type: ignore[arg-type]
+
+
+class _AsAuthError(AuthError):
+    """Marks a server error during login as the authentication failure it is."""
+
+
+def classify(exc: BaseException, endpoint: Endpoint) -> MigrateError:
+    """One clear message for a failure talking to ``endpoint``."""
+    if isinstance(exc, MigrateError):
+        return exc
+    if isinstance(exc, AuthError) or (
+        isinstance(exc, Neo4jError) and "Unauthorized" in (exc.code or "")
+    ):
+        return AuthenticationFailed(
+            f"{endpoint.display} refused the credentials"
+            + (f" of user {endpoint.user!r}" if endpoint.user else " (no user given)"),
+            hint="check --user/--password or NEO4J_USER/NEO4J_PASSWORD",
+        )
+    if isinstance(exc, ServiceUnavailable | OSError | TimeoutError | asyncio.TimeoutError):
+        return ServerUnreachable(
+            f"cannot reach {endpoint.display} ({type(exc).__name__})",
+            hint="check the address and that the server is running",
+        )
+    if isinstance(exc, Neo4jError):
+        return MigrateError(f"{endpoint.display} failed: {exc.code}: {exc.message}")
+    return MigrateError(f"{endpoint.display}: {type(exc).__name__}: {exc}")
+
+
+async def server_info(driver: neo4j.AsyncDriver, database: str | None) -> ServerInfo:
+    """What the server is; FalkorDB calls itself Neo4j/5.13.0 but has no dbms.components."""
+    info = await driver.get_server_info()
+    protocol = ".".join(str(part) for part in info.protocol_version)
+    agent = info.agent or "unknown"
+
+    async def components(tx: neo4j.AsyncManagedTransaction) -> list[Any]:
+        result = await tx.run("CALL dbms.components() YIELD name, versions RETURN name, versions")
+        return await result.values()
+
+    async with driver.session(database=database) as session:
+        try:
+            rows = await session.execute_read(components)
+        except Neo4jError:
+            return ServerInfo(agent=agent, protocol=protocol, flavor="falkordb")
+    if rows and rows[0][1]:
+        agent = f"{rows[0][0]}/{rows[0][1][0]}"
+    return ServerInfo(agent=agent, protocol=protocol, flavor="neo4j")

@@ -1,0 +1,75 @@
+"""Tagged values rendered as Cypher literals, for servers whose parameters are unsafe.
+
+FalkorDB 4.16's Bolt listener does not pass parameters to its engine: it prints
+them into the query text (``CYPHER k=v ...``) with ``sprintf`` into a fixed
+4096-byte stack buffer. Floats go through ``%f`` (1.5e-10 arrives as 0.0),
+strings are not escaped (a quote breaks the query) and a parameter map larger than
+the buffer crashes the server. Writing literals ourselves is the only exact and
+safe way to send data there: floats as ``repr`` (shortest exact form), strings
+escaped, points and vectors through their constructor functions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from boltproxy.migrate.codec import Tagged, UnsupportedValue, type_name
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_INT64_MIN = -(2**63)
+
+
+def name(identifier: str) -> str:
+    """A label, type or property key, quoted when it is not a plain identifier."""
+    if _PLAIN_NAME.match(identifier):
+        return identifier
+    if "`" in identifier:
+        # FalkorDB's parser has no escape for a backtick inside a quoted name.
+        raise UnsupportedValue("a name containing a backtick")
+    return f"`{identifier}`"
+
+
+def string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def value(tagged: Tagged) -> str:
+    """The Cypher literal for one tagged value."""
+    tag = tagged[0]
+    if tag == "n":
+        return "null"
+    payload: Any = tagged[1]
+    if tag == "b":
+        return "true" if payload else "false"
+    if tag == "i":
+        # The literal 9223372036854775808 does not parse, so the minimum is a sum.
+        return "(-9223372036854775807 - 1)" if payload == _INT64_MIN else str(payload)
+    if tag == "f":
+        if isinstance(payload, str) or not math.isfinite(payload):
+            raise UnsupportedValue("a non-finite float")
+        return repr(float(payload))
+    if tag == "s":
+        return string(payload)
+    if tag == "l":
+        return "[" + ", ".join(value(item) for item in payload) + "]"
+    if tag == "m":
+        return properties(payload)
+    if tag == "pt" and payload[0] == 4326 and len(payload) == 3:
+        return f"point({{latitude: {payload[2]!r}, longitude: {payload[1]!r}}})"
+    if tag == "vec" and payload[0] == "f32":
+        return "vecf32([" + ", ".join(repr(float(x)) for x in payload[1]) + "])"
+    raise UnsupportedValue(f"FalkorDB cannot store a {type_name(tagged)}")
+
+
+def properties(props: dict[str, Tagged]) -> str:
+    """A map literal of tagged properties."""
+    return "{" + ", ".join(f"{name(k)}: {value(v)}" for k, v in props.items()) + "}"
+
+
+def rows(items: Iterable[dict[str, str]]) -> str:
+    """A list of map literals whose values are already rendered Cypher."""
+    return "[" + ", ".join("{" + ", ".join(f"{k}: {v}" for k, v in row.items()) + "}"
+                           for row in items) + "]"

@@ -1,0 +1,121 @@
+"""The proxy process: probes backends, listens for clients, serves admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any
+
+from boltproxy.bolt.handshake import KNOWN_VERSIONS
+from boltproxy.bolt.messages import Version
+from boltproxy.config import Settings
+from boltproxy.control.admin import AdminServer, start_admin
+from boltproxy.control.routing import Router
+from boltproxy.proxy.backends import Backend, offered_versions
+from boltproxy.proxy.connection import ClientConnection
+from boltproxy.tasks import spawn
+
+log = logging.getLogger("boltproxy.server")
+
+# Backends that are down are asked again this often, so the versions offered
+# to clients follow a backend that comes back or is upgraded.
+RECHECK_SECONDS = 10.0
+
+
+def client_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    listen = settings.listen
+    if listen.tls_cert is None or listen.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(listen.tls_cert), str(listen.tls_key))
+    return context
+
+
+class ProxyServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = Router.from_settings(settings)
+        self.backends = {name: Backend(name, cfg) for name, cfg in settings.backends.items()}
+        self.port = 0
+        self.advertised_address = ""
+        self._server: asyncio.Server | None = None
+        self._admin: AdminServer | None = None
+        self._connections: set[ClientConnection] = set()
+        self._recheck: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.gather(*(backend.probe() for backend in self.backends.values()))
+        listen = self.settings.listen
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: ClientConnection(self),
+            listen.host,
+            listen.port,
+            ssl=client_ssl_context(self.settings),
+            reuse_address=True,
+        )
+        sockets = self._server.sockets
+        self.port = sockets[0].getsockname()[1] if sockets else listen.port
+        self.advertised_address = listen.advertised(self.port)
+        if self.settings.admin.enabled:
+            self._admin = await start_admin(self.settings.admin, self.health)
+        self._recheck = spawn(self._recheck_loop(), "backend-recheck")
+        scheme = "bolt+s" if listen.tls_cert else "bolt"
+        log.info(
+            "listening on %s://%s:%d (advertised as %s), primary %s, offering %s",
+            scheme, listen.host, self.port, self.advertised_address, self.router.primary,
+            ", ".join(f"{a}.{b}" for a, b in sorted(self.offered_versions(), reverse=True)),
+        )
+
+    @property
+    def admin_port(self) -> int | None:
+        return self._admin.port if self._admin else None
+
+    async def close(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def _recheck_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            for backend in self.backends.values():
+                if not backend.up:
+                    await backend.probe()
+
+    # --- what connections ask ---------------------------------------------
+
+    def offered_versions(self) -> frozenset[Version]:
+        ordered = [self.backends[self.router.primary]] + [
+            backend for name, backend in self.backends.items() if name != self.router.primary
+        ]
+        return offered_versions(ordered, KNOWN_VERSIONS)
+
+    def admit(self, connection: ClientConnection) -> bool:
+        if len(self._connections) >= self.settings.listen.max_connections:
+            return False
+        self._connections.add(connection)
+        return True
+
+    def release(self, connection: ClientConnection) -> None:
+        self._connections.discard(connection)
+
+    async def health(self) -> dict[str, Any]:
+        primary = self.backends[self.router.primary]
+        if not primary.up:
+            await primary.probe()
+        return {
+            "status": "ok" if primary.up else "unavailable",
+            "primary": self.router.primary,
+            "connections": len(self._connections),
+            "backends": {name: backend.describe() for name, backend in self.backends.items()},
+        }

@@ -1,0 +1,69 @@
+"""Run a real ProxyServer in a background thread, for sync clients and subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
+
+from boltproxy.config import Settings, load_settings
+from boltproxy.proxy.server import ProxyServer
+
+
+def proxy_settings(primary_uri: str, *, green_uri: str | None = None, **sections: Any) -> Settings:
+    backends = {"blue": {"uri": primary_uri, "connect_timeout": 2, "handshake_timeout": 2}}
+    if green_uri:
+        backends["green"] = {"uri": green_uri, "connect_timeout": 2, "handshake_timeout": 2}
+    listen = {"host": "127.0.0.1", "port": 0, **sections.pop("listen", {})}
+    admin = {"host": "127.0.0.1", "port": 0, **sections.pop("admin", {})}
+    return load_settings(None, backends=backends, listen=listen, admin=admin, **sections)
+
+
+class ThreadedProxy:
+    """A proxy on its own event loop thread; ``uri`` is what clients use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.server = ProxyServer(settings)
+        self._thread = threading.Thread(target=self.loop.run_forever, name="proxy", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self.call(self.server.start())
+
+    def call(self, coro: Any, timeout: float = 60) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.port}"
+
+    def routing_uri(self) -> str:
+        return f"neo4j://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        try:
+            self.call(self.server.close(), timeout=10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self.loop.close()
+
+
+@contextmanager
+def running_proxy(settings: Settings) -> Iterator[ThreadedProxy]:
+    proxy = ThreadedProxy(settings)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
