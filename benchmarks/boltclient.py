@@ -9,12 +9,12 @@ with the response scanner instead of decoding them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
 from boltproxy.bolt import messages
-from boltproxy.bolt.framing import chunk
-from boltproxy.bolt.framing import NeedData
+from boltproxy.bolt.framing import NeedData, chunk
 from boltproxy.bolt.handshake import ClientHandshake, HandshakeFailed, Negotiated, SendBytes
 from boltproxy.bolt.messages import Tag
 from boltproxy.bolt.scanner import ResponseScanner
@@ -87,7 +87,5 @@ class BoltClient:
     async def close(self) -> None:
         self.writer.write(chunk(messages.encode(Tag.GOODBYE)))
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
-        except ConnectionError:
-            pass

@@ -29,10 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from boltclient import BoltClient  # noqa: E402
-
-from boltproxy.sandbox.falkordb import FalkorDBServer  # noqa: E402
-from boltproxy.sandbox.ports import free_port  # noqa: E402
+from boltclient import BoltClient
+from boltproxy.sandbox.falkordb import FalkorDBServer
+from boltproxy.sandbox.ports import free_port
 
 AUTH = {"scheme": "none"}
 SINGLE_ROW = "RETURN 1 AS x"
@@ -72,9 +71,14 @@ def _worker(args: tuple[int, int, float]) -> list[float]:
     return asyncio.run(_worker_load(*args))
 
 
-def run_load(pool: multiprocessing.pool.Pool, port: int, concurrency: int, duration: float) -> Figures:
+def run_load(
+    pool: multiprocessing.pool.Pool, port: int, concurrency: int, duration: float
+) -> Figures:
     processes = min(concurrency, pool._processes)  # type: ignore[attr-defined]
-    shares = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
+    shares = [
+        concurrency // processes + (1 if i < concurrency % processes else 0)
+        for i in range(processes)
+    ]
     started = time.perf_counter()
     results = pool.map(_worker, [(port, share, duration) for share in shares])
     elapsed = time.perf_counter() - started
@@ -136,7 +140,9 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the streamed result")
@@ -168,8 +174,10 @@ def main() -> None:
 
 
 def report(targets: dict[str, int], options: argparse.Namespace) -> None:
-    print(f"machine: {os.cpu_count()} cores; {options.rounds} interleaved rounds of "
-          f"{options.duration:g} s per target and concurrency")
+    print(
+        f"machine: {os.cpu_count()} cores; {options.rounds} interleaved rounds of "
+        f"{options.duration:g} s per target and concurrency"
+    )
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
         for concurrency in (1, 16):
             collected: dict[str, list[Figures]] = {name: [] for name in targets}
@@ -177,14 +185,16 @@ def report(targets: dict[str, int], options: argparse.Namespace) -> None:
                 for name, port in targets.items():
                     collected[name].append(run_load(pool, port, concurrency, options.duration))
             print(f"\nsingle-row queries, concurrency {concurrency}")
-            print(f"{'target':<10} {'p50 ms':>8} {'p99 ms':>8} {'qps':>9}  {'p50 x':>6} {'p99 x':>6} {'qps x':>6}")
+            heading = ("target", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x")
+            print("{:<10} {:>8} {:>8} {:>9}  {:>6} {:>6} {:>6}".format(*heading))
             base = merged(collected["direct"])
             for name, runs in collected.items():
                 fig = merged(runs)
+                p50, p99 = fig.percentile(0.5), fig.percentile(0.99)
                 print(
-                    f"{name:<10} {fig.percentile(0.5) * 1e3:8.3f} {fig.percentile(0.99) * 1e3:8.3f} "
-                    f"{fig.qps:9.0f}  {fig.percentile(0.5) / base.percentile(0.5):6.2f} "
-                    f"{fig.percentile(0.99) / base.percentile(0.99):6.2f} {fig.qps / base.qps:6.2f}"
+                    f"{name:<10} {p50 * 1e3:8.3f} {p99 * 1e3:8.3f} {fig.qps:9.0f}  "
+                    f"{p50 / base.percentile(0.5):6.2f} {p99 / base.percentile(0.99):6.2f} "
+                    f"{fig.qps / base.qps:6.2f}"
                 )
     streams: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(options.rounds):
@@ -194,7 +204,8 @@ def report(targets: dict[str, int], options: argparse.Namespace) -> None:
     base_stream = statistics.median(streams["direct"])
     for name, times in streams.items():
         median = statistics.median(times)
-        print(f"{name:<10} {median:8.3f} s  {options.rows / median:10.0f} rows/s  {median / base_stream:6.2f} x")
+        rate = options.rows / median
+        print(f"{name:<10} {median:8.3f} s  {rate:10.0f} rows/s  {median / base_stream:6.2f} x")
 
 
 def merged(runs: list[Figures]) -> Figures:

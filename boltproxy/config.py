@@ -57,9 +57,7 @@ class BackendSettings(_Section):
     def _check_uri(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in _SCHEMES:
-            raise ValueError(
-                f"scheme {parts.scheme!r} is not one of {', '.join(sorted(_SCHEMES))}"
-            )
+            raise ValueError(f"scheme {parts.scheme!r} is not one of {', '.join(sorted(_SCHEMES))}")
         if not parts.hostname:
             raise ValueError("the URI names no host")
         try:

@@ -48,8 +48,12 @@ class Backend:
                 self._mark_down("no Bolt version in common with boltproxy")
                 return None
             if self.capabilities != capabilities:
-                log.info("backend %s at %s speaks %s", self.name, self.settings.address,
-                         capabilities.describe())
+                log.info(
+                    "backend %s at %s speaks %s",
+                    self.name,
+                    self.settings.address,
+                    capabilities.describe(),
+                )
             self.capabilities = capabilities
             self.last_error = None
             metrics.BACKEND_UP.labels(backend=self.name).set(1)
@@ -60,8 +64,9 @@ class Backend:
 
     def _mark_down(self, reason: str) -> None:
         if self.last_error != reason:
-            log.warning("backend %s at %s is unavailable: %s", self.name, self.settings.address,
-                        reason)
+            log.warning(
+                "backend %s at %s is unavailable: %s", self.name, self.settings.address, reason
+            )
         self.last_error = reason
         self.checked_at = time.monotonic()
         metrics.BACKEND_UP.labels(backend=self.name).set(0)
@@ -87,7 +92,9 @@ class Backend:
         }
 
 
-def offered_versions(backends: Sequence[Backend], fallback: Sequence[Version]) -> frozenset[Version]:
+def offered_versions(
+    backends: Sequence[Backend], fallback: Sequence[Version]
+) -> frozenset[Version]:
     """Versions to offer clients: what every reachable backend speaks.
 
     Both backends must speak the session's version so that a session can later
@@ -95,7 +102,9 @@ def offered_versions(backends: Sequence[Backend], fallback: Sequence[Version]) -
     everything: the client then learns of the outage from a FAILURE after its
     HELLO, which drivers retry, instead of a refused handshake, which they don't.
     """
-    known = [b.capabilities.versions for b in backends if b.capabilities and b.capabilities.versions]
+    known = [
+        b.capabilities.versions for b in backends if b.capabilities and b.capabilities.versions
+    ]
     if not known:
         return frozenset(fallback)
     common = frozenset.intersection(*known)

@@ -22,7 +22,8 @@ def run_event_loop(main: Any) -> None:
     except ImportError:
         asyncio.run(main)
     else:
-        asyncio.run(main, loop_factory=uvloop.new_event_loop)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
 
 
 async def _serve(settings: Settings) -> None:

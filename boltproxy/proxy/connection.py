@@ -220,4 +220,3 @@ class ClientConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
         self._close_backend()
-

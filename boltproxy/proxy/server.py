@@ -36,7 +36,9 @@ class ProxyServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router.from_settings(settings)
-        self.backends = {name: Backend(name, cfg) for name, cfg in settings.backends.items()}
+        self.backends: dict[str, Backend] = {
+            name: Backend(name, cfg) for name, cfg in settings.backends.items()
+        }
         self.port = 0
         self.advertised_address = ""
         self._server: asyncio.Server | None = None
@@ -65,7 +67,11 @@ class ProxyServer:
         scheme = "bolt+s" if listen.tls_cert else "bolt"
         log.info(
             "listening on %s://%s:%d (advertised as %s), primary %s, offering %s",
-            scheme, listen.host, self.port, self.advertised_address, self.router.primary,
+            scheme,
+            listen.host,
+            self.port,
+            self.advertised_address,
+            self.router.primary,
             ", ".join(f"{a}.{b}" for a, b in sorted(self.offered_versions(), reverse=True)),
         )
 

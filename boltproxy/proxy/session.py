@@ -47,7 +47,10 @@ _TAG_NAMES = {int(tag): tag.name for tag in Tag}
 
 def _message_counters(direction: str) -> dict[int, Any]:
     # Resolved once: a labels() lookup per message would cost more than the relay.
-    return {tag: metrics.MESSAGES.labels(direction=direction, type=name) for tag, name in _TAG_NAMES.items()}
+    return {
+        tag: metrics.MESSAGES.labels(direction=direction, type=name)
+        for tag, name in _TAG_NAMES.items()
+    }
 
 
 _CLIENT_MESSAGES = _message_counters("client_to_server")
@@ -206,9 +209,13 @@ class ClientSession:
         elif tag == Tag.LOGOFF:
             self.auth.logon = None
         elif tag == Tag.RUN:
-            query = messages.peek_run_query(message.payload)
-            self._run_is_routing.append(bool(_ROUTING_PROCEDURE.match(query)))
+            routing = bool(_ROUTING_PROCEDURE.match(messages.peek_run_query(message.payload)))
+            self._run_is_routing.append(routing)
             self._run_started.append(self._clock())
+            if routing:
+                # Its rows may arrive in the same read as its RUN's SUCCESS:
+                # the scanner must hand records over from now on.
+                self._scanner.collect_records(True)
         return tag
 
     def client_eof(self) -> list[Command]:
@@ -301,7 +308,9 @@ class ClientSession:
         tag = found.tag
         _SERVER_MESSAGES[tag].inc()
         if tag == RECORD_TAG:  # only collected while a routing procedure streams
-            return self._rewrite_routing_record(found.payload) if self._routing_result_open else None
+            return (
+                self._rewrite_routing_record(found.payload) if self._routing_result_open else None
+            )
         metadata: dict[str, Any] = {}
         if tag in (Tag.SUCCESS, Tag.FAILURE):
             _, fields = messages.decode(found.payload)
@@ -311,7 +320,12 @@ class ClientSession:
             tag, has_more=bool(metadata.get("has_more", False))
         )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%sS: %s for %s", self._prefix, _TAG_NAMES.get(tag), _TAG_NAMES.get(completed.request))
+            log.debug(
+                "%sS: %s for %s",
+                self._prefix,
+                _TAG_NAMES.get(tag),
+                _TAG_NAMES.get(completed.request),
+            )
         if tag == Tag.FAILURE:
             code = messages.failure_code(metadata) or "unknown"
             metrics.ERRORS.labels(side="primary", kind=_failure_kind(code)).inc()
@@ -333,8 +347,8 @@ class ClientSession:
                     self._stream_started.append(started)
                 if routing:
                     self._routing_result_open = True
-                    self._scanner.collect_records(True)
                 return
+            self._stop_collecting()
             if started is not None and completed.outcome is Outcome.FAILURE:
                 self._latency.observe(self._clock() - started)
         elif request in (Tag.PULL, Tag.DISCARD):
@@ -344,7 +358,11 @@ class ClientSession:
                 self._latency.observe(self._clock() - self._stream_started.popleft())
             if self._routing_result_open:
                 self._routing_result_open = False
-                self._scanner.collect_records(False)
+                self._stop_collecting()
+
+    def _stop_collecting(self) -> None:
+        if not any(self._run_is_routing):
+            self._scanner.collect_records(False)
 
     def _rewrite_summary(self, completed: Completed, metadata: dict[str, Any]) -> bytes | None:
         request = completed.request

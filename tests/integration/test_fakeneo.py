@@ -17,9 +17,6 @@ from typing import Any
 
 import neo4j
 import pytest
-from boltproxy.bolt.framing import Message, MessageReader, NeedData, chunk
-from boltproxy.bolt.handshake import encode_proposals
-from boltproxy.bolt.messages import Tag
 from neo4j.exceptions import (
     AuthError,
     ConstraintError,
@@ -29,6 +26,9 @@ from neo4j.exceptions import (
 )
 
 from boltproxy.bolt import messages
+from boltproxy.bolt.framing import Message, MessageReader, NeedData, chunk
+from boltproxy.bolt.handshake import encode_proposals
+from boltproxy.bolt.messages import Tag
 from tests.support.fakeneo import (
     LEGACY_SLOT1_ONLY,
     NEO4J_5_26,

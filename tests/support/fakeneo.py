@@ -36,6 +36,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from boltproxy.bolt import messages as bolt_messages
 from boltproxy.bolt.framing import Message, MessageReader, NeedData, Noop, chunk
 from boltproxy.bolt.handshake import (
     HandshakeFailed,
@@ -45,8 +46,6 @@ from boltproxy.bolt.handshake import (
 )
 from boltproxy.bolt.messages import Tag, Version
 from boltproxy.bolt.values import dehydrate
-
-from boltproxy.bolt import messages as bolt_messages
 from boltproxy.tasks import spawn
 
 log = logging.getLogger(__name__)

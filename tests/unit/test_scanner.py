@@ -42,7 +42,9 @@ def build(specs: list[tuple[int, bytes, int, bool]]) -> tuple[bytes, list[tuple[
     return bytes(stream), expected
 
 
-@given(messages_strategy, st.lists(st.integers(min_value=1, max_value=50), max_size=40), st.booleans())
+@given(
+    messages_strategy, st.lists(st.integers(min_value=1, max_value=50), max_size=40), st.booleans()
+)
 def test_any_split_gives_the_same_messages(
     specs: list[tuple[int, bytes, int, bool]], cuts: list[int], collect: bool
 ) -> None:

@@ -197,7 +197,9 @@ def test_first_message_before_hello_is_a_protocol_violation() -> None:
 
 
 def test_oversize_message_is_refused() -> None:
-    session = ClientSession(V58, backend="blue", advertised_address=ADVERTISED, max_message_size=1000)
+    session = ClientSession(
+        V58, backend="blue", advertised_address=ADVERTISED, max_message_size=1000
+    )
     session.backend_ready()
     commands = session.client_data(HELLO + msg(Tag.RUN, "x" * 5000, {}, {}))
     assert to_backend(commands) == HELLO
@@ -261,11 +263,15 @@ def test_goodbye_is_forwarded_then_both_sides_close() -> None:
 
 
 def test_failure_shape_follows_the_version() -> None:
-    old = ClientSession((5, 4), backend="blue", advertised_address=ADVERTISED, max_message_size=1 << 20)
+    old = ClientSession(
+        (5, 4), backend="blue", advertised_address=ADVERTISED, max_message_size=1 << 20
+    )
     old.backend_ready()
     metadata = failure_of(old.client_data(msg(Tag.COMMIT)))
     assert "code" in metadata
-    new = ClientSession(V58, backend="blue", advertised_address=ADVERTISED, max_message_size=1 << 20)
+    new = ClientSession(
+        V58, backend="blue", advertised_address=ADVERTISED, max_message_size=1 << 20
+    )
     new.backend_ready()
     metadata = failure_of(new.client_data(msg(Tag.COMMIT)))
     assert "gql_status" in metadata and "neo4j_code" in metadata
@@ -273,7 +279,9 @@ def test_failure_shape_follows_the_version() -> None:
 
 def test_transaction_boundaries_are_known() -> None:
     session = ready_session()
-    session.client_data(msg(Tag.BEGIN, {}) + msg(Tag.RUN, "CREATE ()", {}, {}) + msg(Tag.PULL, {"n": -1}))
+    session.client_data(
+        msg(Tag.BEGIN, {}) + msg(Tag.RUN, "CREATE ()", {}, {}) + msg(Tag.PULL, {"n": -1})
+    )
     session.backend_data(success() + success(fields=[]) + success())
     assert session.conversation.in_transaction
     assert not session.conversation.at_boundary

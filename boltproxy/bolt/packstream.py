@@ -1,0 +1,346 @@
+"""PackStream v1: the value encoding of Bolt.
+
+Decoding keeps structures generic (:class:`Structure` with its tag and fields)
+so that what is unpacked packs back to the same value; typed hydration lives in
+:mod:`boltproxy.bolt.values`. :func:`skip` checks one value's well-formedness
+without building Python objects, for validating client messages cheaply.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from typing import Any
+
+MAX_DEPTH = 256
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+Buffer = bytes | bytearray | memoryview
+
+_unpack_h = struct.Struct(">h").unpack_from
+_unpack_i = struct.Struct(">i").unpack_from
+_unpack_q = struct.Struct(">q").unpack_from
+_unpack_d = struct.Struct(">d").unpack_from
+_unpack_H = struct.Struct(">H").unpack_from
+_unpack_I = struct.Struct(">I").unpack_from
+
+
+class PackStreamError(ValueError):
+    """Malformed PackStream input, or a value that PackStream cannot carry."""
+
+
+class Structure:
+    """A PackStream structure: a one-byte tag and up to 15 fields."""
+
+    __slots__ = ("fields", "tag")
+
+    def __init__(self, tag: int, fields: Iterable[Any] = ()) -> None:
+        self.tag = tag
+        self.fields = list(fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Structure):
+            return NotImplemented
+        return self.tag == other.tag and self.fields == other.fields
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return f"Structure(0x{self.tag:02X}, {self.fields!r})"
+
+
+# --- packing ------------------------------------------------------------------
+
+
+def pack(value: Any) -> bytes:
+    buffer = bytearray()
+    pack_into(buffer, value)
+    return bytes(buffer)
+
+
+def pack_into(buffer: bytearray, value: Any, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise PackStreamError(f"value nested deeper than {MAX_DEPTH} levels")
+    if value is None:
+        buffer.append(0xC0)
+    elif value is True:
+        buffer.append(0xC3)
+    elif value is False:
+        buffer.append(0xC2)
+    elif isinstance(value, int):
+        _pack_int(buffer, value)
+    elif isinstance(value, float):
+        buffer.append(0xC1)
+        buffer += struct.pack(">d", value)
+    elif isinstance(value, str):
+        data = value.encode("utf-8")
+        _pack_header(buffer, len(data), 0x80, 0xD0)
+        buffer += data
+    elif isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        size = len(data)
+        if size < 0x100:
+            buffer += bytes((0xCC, size))
+        elif size < 0x10000:
+            buffer.append(0xCD)
+            buffer += struct.pack(">H", size)
+        elif size < 0x80000000:
+            buffer.append(0xCE)
+            buffer += struct.pack(">I", size)
+        else:
+            raise PackStreamError("byte array too long")
+        buffer += data
+    elif isinstance(value, list | tuple):
+        _pack_header(buffer, len(value), 0x90, 0xD4)
+        for item in value:
+            pack_into(buffer, item, depth + 1)
+    elif isinstance(value, dict):
+        _pack_header(buffer, len(value), 0xA0, 0xD8)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PackStreamError(f"map keys must be strings, not {type(key).__name__}")
+            pack_into(buffer, key, depth + 1)
+            pack_into(buffer, item, depth + 1)
+    elif isinstance(value, Structure):
+        if len(value.fields) > 15:
+            raise PackStreamError("a structure has at most 15 fields")
+        if not 0 <= value.tag <= 0xFF:
+            raise PackStreamError("a structure tag is one byte")
+        buffer += bytes((0xB0 + len(value.fields), value.tag))
+        for item in value.fields:
+            pack_into(buffer, item, depth + 1)
+    else:
+        raise PackStreamError(f"PackStream cannot carry a {type(value).__name__}")
+
+
+def _pack_int(buffer: bytearray, value: int) -> None:
+    if -0x10 <= value < 0x80:
+        buffer += struct.pack(">b", value)
+    elif -0x80 <= value < 0x80:
+        buffer += struct.pack(">Bb", 0xC8, value)
+    elif -0x8000 <= value < 0x8000:
+        buffer += struct.pack(">Bh", 0xC9, value)
+    elif -0x80000000 <= value < 0x80000000:
+        buffer += struct.pack(">Bi", 0xCA, value)
+    elif INT64_MIN <= value <= INT64_MAX:
+        buffer += struct.pack(">Bq", 0xCB, value)
+    else:
+        raise PackStreamError("integer outside the signed 64-bit range")
+
+
+def _pack_header(buffer: bytearray, size: int, tiny: int, sized: int) -> None:
+    if size < 0x10:
+        buffer.append(tiny + size)
+    elif size < 0x100:
+        buffer += bytes((sized, size))
+    elif size < 0x10000:
+        buffer.append(sized + 1)
+        buffer += struct.pack(">H", size)
+    elif size < 0x80000000:
+        buffer.append(sized + 2)
+        buffer += struct.pack(">I", size)
+    else:
+        raise PackStreamError("container too large")
+
+
+# --- unpacking ----------------------------------------------------------------
+
+
+def unpack(data: Buffer, offset: int = 0) -> tuple[Any, int]:
+    """Decode one value at ``offset``; return it and the offset after it."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    try:
+        return _unpack(view, offset, 0)
+    except (IndexError, struct.error):
+        raise PackStreamError(f"truncated value (input ends at {len(view)})") from None
+
+
+def unpack_all(data: Buffer) -> Any:
+    """Decode exactly one value that fills ``data``."""
+    value, end = unpack(data)
+    if end != len(data):
+        raise PackStreamError(f"{len(data) - end} unexpected bytes after the value at {end}")
+    return value
+
+
+def _size(view: memoryview, marker: int, offset: int, sized: int) -> tuple[int, int]:
+    """For the 8/16/32-bit size forms at ``sized``..``sized+2``."""
+    if marker == sized:
+        return view[offset], offset + 1
+    if marker == sized + 1:
+        return _unpack_H(view, offset)[0], offset + 2
+    size = _unpack_I(view, offset)[0]
+    if size >= 0x80000000:
+        raise PackStreamError(f"size too large at {offset}")
+    return size, offset + 4
+
+
+def _unpack(view: memoryview, offset: int, depth: int) -> tuple[Any, int]:
+    if depth > MAX_DEPTH:
+        raise PackStreamError(f"value nested deeper than {MAX_DEPTH} levels")
+    marker = view[offset]
+    offset += 1
+    high = marker & 0xF0
+    if marker < 0x80:
+        return marker, offset
+    if marker >= 0xF0:
+        return marker - 0x100, offset
+    if high == 0x80:
+        return _string(view, offset, marker & 0x0F)
+    if high == 0x90:
+        return _list(view, offset, marker & 0x0F, depth)
+    if high == 0xA0:
+        return _map(view, offset, marker & 0x0F, depth)
+    if high == 0xB0:
+        return _structure(view, offset, marker & 0x0F, depth)
+    if marker == 0xC0:
+        return None, offset
+    if marker == 0xC1:
+        return _unpack_d(view, offset)[0], offset + 8
+    if marker == 0xC2:
+        return False, offset
+    if marker == 0xC3:
+        return True, offset
+    if marker == 0xC8:
+        return _signed_byte(view[offset]), offset + 1
+    if marker == 0xC9:
+        return _unpack_h(view, offset)[0], offset + 2
+    if marker == 0xCA:
+        return _unpack_i(view, offset)[0], offset + 4
+    if marker == 0xCB:
+        return _unpack_q(view, offset)[0], offset + 8
+    if 0xCC <= marker <= 0xCE:
+        size, offset = _size(view, marker, offset, 0xCC)
+        end = offset + size
+        if end > len(view):
+            raise PackStreamError(f"truncated byte array at {offset}")
+        return bytes(view[offset:end]), end
+    if 0xD0 <= marker <= 0xD2:
+        size, offset = _size(view, marker, offset, 0xD0)
+        return _string(view, offset, size)
+    if 0xD4 <= marker <= 0xD6:
+        size, offset = _size(view, marker, offset, 0xD4)
+        return _list(view, offset, size, depth)
+    if 0xD8 <= marker <= 0xDA:
+        size, offset = _size(view, marker, offset, 0xD8)
+        return _map(view, offset, size, depth)
+    raise PackStreamError(f"unknown marker 0x{marker:02X} at {offset - 1}")
+
+
+def _signed_byte(value: int) -> int:
+    return value - 0x100 if value >= 0x80 else value
+
+
+def _string(view: memoryview, offset: int, size: int) -> tuple[str, int]:
+    end = offset + size
+    if end > len(view):
+        raise PackStreamError(f"truncated string at {offset}")
+    try:
+        return str(view[offset:end], "utf-8"), end
+    except UnicodeDecodeError:
+        raise PackStreamError(f"invalid UTF-8 in the string at {offset}") from None
+
+
+def _list(view: memoryview, offset: int, size: int, depth: int) -> tuple[list[Any], int]:
+    items = []
+    for _ in range(size):
+        item, offset = _unpack(view, offset, depth + 1)
+        items.append(item)
+    return items, offset
+
+
+def _map(view: memoryview, offset: int, size: int, depth: int) -> tuple[dict[str, Any], int]:
+    result: dict[str, Any] = {}
+    for _ in range(size):
+        key_at = offset
+        key, offset = _unpack(view, offset, depth + 1)
+        if not isinstance(key, str):
+            raise PackStreamError(f"map key at {key_at} is not a string")
+        result[key], offset = _unpack(view, offset, depth + 1)
+    return result, offset
+
+
+def _structure(view: memoryview, offset: int, size: int, depth: int) -> tuple[Structure, int]:
+    tag = view[offset]
+    offset += 1
+    fields = []
+    for _ in range(size):
+        item, offset = _unpack(view, offset, depth + 1)
+        fields.append(item)
+    return Structure(tag, fields), offset
+
+
+# --- validation without objects ------------------------------------------------
+
+
+def skip(data: Buffer, offset: int = 0) -> int:
+    """Check one value at ``offset`` and return the offset after it.
+
+    Builds no lists, maps or structures; strings are decoded only to check
+    their UTF-8. Raises :class:`PackStreamError` on any malformation.
+    """
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    try:
+        return _skip(view, offset, 0)
+    except (IndexError, struct.error):
+        raise PackStreamError(f"truncated value (input ends at {len(view)})") from None
+
+
+def _skip(view: memoryview, offset: int, depth: int) -> int:
+    if depth > MAX_DEPTH:
+        raise PackStreamError(f"value nested deeper than {MAX_DEPTH} levels")
+    marker = view[offset]
+    offset += 1
+    if marker < 0x80 or marker >= 0xF0 or marker in (0xC0, 0xC2, 0xC3):
+        return offset
+    high = marker & 0xF0
+    if high == 0x80:
+        return _skip_string(view, offset, marker & 0x0F)
+    if high == 0x90:
+        return _skip_items(view, offset, marker & 0x0F, depth)
+    if high == 0xA0:
+        return _skip_map(view, offset, marker & 0x0F, depth)
+    if high == 0xB0:
+        view[offset]
+        return _skip_items(view, offset + 1, marker & 0x0F, depth)
+    fixed = {0xC1: 8, 0xC8: 1, 0xC9: 2, 0xCA: 4, 0xCB: 8}.get(marker)
+    if fixed is not None:
+        if offset + fixed > len(view):
+            raise PackStreamError(f"truncated number at {offset}")
+        return offset + fixed
+    if 0xCC <= marker <= 0xCE:
+        size, offset = _size(view, marker, offset, 0xCC)
+        if offset + size > len(view):
+            raise PackStreamError(f"truncated byte array at {offset}")
+        return offset + size
+    if 0xD0 <= marker <= 0xD2:
+        size, offset = _size(view, marker, offset, 0xD0)
+        return _skip_string(view, offset, size)
+    if 0xD4 <= marker <= 0xD6:
+        size, offset = _size(view, marker, offset, 0xD4)
+        return _skip_items(view, offset, size, depth)
+    if 0xD8 <= marker <= 0xDA:
+        size, offset = _size(view, marker, offset, 0xD8)
+        return _skip_map(view, offset, size, depth)
+    raise PackStreamError(f"unknown marker 0x{marker:02X} at {offset - 1}")
+
+
+def _skip_string(view: memoryview, offset: int, size: int) -> int:
+    return _string(view, offset, size)[1]
+
+
+def _skip_items(view: memoryview, offset: int, size: int, depth: int) -> int:
+    for _ in range(size):
+        offset = _skip(view, offset, depth + 1)
+    return offset
+
+
+def _skip_map(view: memoryview, offset: int, size: int, depth: int) -> int:
+    for _ in range(size):
+        marker = view[offset]
+        if not (0x80 <= marker <= 0x8F or 0xD0 <= marker <= 0xD2):
+            raise PackStreamError(f"map key at {offset} is not a string")
+        offset = _skip(view, offset, depth + 1)
+        offset = _skip(view, offset, depth + 1)
+    return offset

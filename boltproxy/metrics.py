@@ -1,0 +1,64 @@
+"""Prometheus metrics, in a registry of their own (tests and embedding stay isolated)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+OPEN_CONNECTIONS = Gauge(
+    "boltproxy_open_connections",
+    "Connections open now, by side (client or backend).",
+    ["side"],
+    registry=REGISTRY,
+)
+MESSAGES = Counter(
+    "boltproxy_messages_total",
+    "Bolt messages relayed, by direction and message type.",
+    ["direction", "type"],
+    registry=REGISTRY,
+)
+BYTES = Counter(
+    "boltproxy_bytes_total",
+    "Bytes relayed, by direction.",
+    ["direction"],
+    registry=REGISTRY,
+)
+QUERY_LATENCY = Histogram(
+    "boltproxy_query_latency_seconds",
+    "Time from a RUN sent to the backend to the last summary of its result.",
+    ["backend"],
+    buckets=(
+        0.0001,
+        0.00025,
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+        30.0,
+        60.0,
+    ),
+    registry=REGISTRY,
+)
+ERRORS = Counter(
+    "boltproxy_errors_total",
+    "Errors by the side that caused them (client, primary, candidate, proxy) and kind.",
+    ["side", "kind"],
+    registry=REGISTRY,
+)
+BACKEND_UP = Gauge(
+    "boltproxy_backend_up",
+    "1 when the backend answered its last handshake, else 0.",
+    ["backend"],
+    registry=REGISTRY,
+)
