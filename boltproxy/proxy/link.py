@@ -13,7 +13,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from boltproxy.bolt.framing import NeedData
 from boltproxy.bolt.handshake import (
@@ -65,8 +65,8 @@ class BackendProtocol(asyncio.Protocol):
         self.offered: tuple[Version, ...] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement the interface without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def begin(self, handshake: ClientHandshake) -> asyncio.Future[Negotiated]:
         assert self.transport is not None

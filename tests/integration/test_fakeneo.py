@@ -374,7 +374,7 @@ def test_bolt_6_returns_a_vector() -> None:
         run_in_thread(FakeNeo4j(profile=NEO4J_2025_10)) as server,
         neo4j.GraphDatabase.driver(server.uri, auth=AUTH) as client,
     ):
-        server.script.on("RETURN $v AS v", Result(["v"], [[Vector("float32", [1.0, 2.5, -3.0])]]))
+        server.script.on("RETURN $v AS v", Result(["v"], [[Vector("float32", (1.0, 2.5, -3.0))]]))
         records, _, _ = client.execute_query("RETURN $v AS v", v=[0])
         info = client.get_server_info()
     assert info.protocol_version == (6, 0)

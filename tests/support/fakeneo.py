@@ -381,6 +381,16 @@ def _protocol_violation(message: str) -> Failure:
     )
 
 
+def _internal_error(what: str) -> Failure:
+    return Failure(
+        code="Neo.DatabaseError.General.UnknownError",
+        message=f"The fake server failed ({what}).",
+        gql_status="50N42",
+        description="error: general processing exception - unexpected error",
+        classification="DATABASE_ERROR",
+    )
+
+
 class _Closed(Exception):
     """The connection ends now (GOODBYE, auth failure, protocol violation, fault)."""
 
@@ -769,6 +779,11 @@ class _Session:
                     if out:
                         await self._send(out)
                     raise
+                except Exception as error:  # a bug or an unencodable scripted value
+                    # Answer like a broken database rather than hanging the client.
+                    log.warning("[%s] fake server error on %s: %s", self.log.connection_id,
+                                _tag_name(tag), type(error).__name__)
+                    self._failure(out, _internal_error(type(error).__name__))
             if out:
                 await self._send(out)
 

