@@ -30,7 +30,21 @@ class BoltClient:
         self.version: tuple[int, int] = (0, 0)
 
     @classmethod
-    async def connect(cls, host: str, port: int, auth: dict[str, Any]) -> BoltClient:
+    async def connect(
+        cls, host: str, port: int, auth: dict[str, Any], attempts: int = 10
+    ) -> BoltClient:
+        """Connect, retrying: FalkorDB drops a share of new connections at the handshake."""
+        for attempt in range(attempts):
+            try:
+                return await asyncio.wait_for(cls._connect(host, port, auth), 2.0)
+            except (ConnectionError, TimeoutError, OSError):
+                if attempt + 1 == attempts:
+                    raise
+                await asyncio.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    async def _connect(cls, host: str, port: int, auth: dict[str, Any]) -> BoltClient:
         reader, writer = await asyncio.open_connection(host, port)
         client = cls(reader, writer)
         handshake = ClientHandshake(PROPOSALS)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from boltclient import BoltClient
+
 from boltproxy.sandbox.falkordb import FalkorDBServer
 from boltproxy.sandbox.ports import free_port
 
@@ -41,6 +42,7 @@ SINGLE_ROW = "RETURN 1 AS x"
 class Figures:
     latencies: list[float]
     seconds: float
+    errors: int = 0
 
     @property
     def qps(self) -> float:
@@ -51,23 +53,30 @@ class Figures:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _worker_load(port: int, connections: int, duration: float) -> list[float]:
+async def _worker_load(port: int, connections: int, duration: float) -> tuple[list[float], int]:
     clients = [await BoltClient.connect("127.0.0.1", port, AUTH) for _ in range(connections)]
     deadline = time.perf_counter() + duration
     latencies: list[float] = []
+    errors = 0
 
     async def loop(client: BoltClient) -> None:
+        nonlocal errors
         while time.perf_counter() < deadline:
-            seconds, _ = await client.query(SINGLE_ROW)
+            try:
+                seconds, _ = await client.query(SINGLE_ROW)
+            except (ConnectionError, RuntimeError):
+                # Counted and reported: a dropped connection must not hide in the figures.
+                errors += 1
+                client = await BoltClient.connect("127.0.0.1", port, AUTH)
+                continue
             latencies.append(seconds)
+        await client.close()
 
     await asyncio.gather(*(loop(c) for c in clients))
-    for client in clients:
-        await client.close()
-    return latencies
+    return latencies, errors
 
 
-def _worker(args: tuple[int, int, float]) -> list[float]:
+def _worker(args: tuple[int, int, float]) -> tuple[list[float], int]:
     return asyncio.run(_worker_load(*args))
 
 
@@ -79,14 +88,15 @@ def run_load(
         concurrency // processes + (1 if i < concurrency % processes else 0)
         for i in range(processes)
     ]
-    started = time.perf_counter()
     results = pool.map(_worker, [(port, share, duration) for share in shares])
-    elapsed = time.perf_counter() - started
-    return Figures([x for part in results for x in part], elapsed)
+    # Throughput over the measuring window only (connection set-up excluded).
+    elapsed = duration
+    latencies = [x for part, _ in results for x in part]
+    return Figures(latencies, elapsed, sum(errors for _, errors in results))
 
 
 async def _stream(port: int, rows: int) -> float:
-    client = await BoltClient.connect("127.0.0.1", port, AUTH)
+    client = await BoltClient.connect("127.0.0.1", port, AUTH, attempts=30)
     seconds, records = await client.query(f"UNWIND range(1, {rows}) AS i RETURN i")
     await client.close()
     if records != rows:
@@ -165,7 +175,13 @@ def main() -> None:
             proxy, proxy_port = start_proxy(backend.bolt_uri, workdir)
             children.append(proxy)
             targets["boltproxy"] = proxy_port
-            report(targets, options)
+            try:
+                report(targets, options)
+            except Exception:
+                alive = backend._process is not None and backend._process.poll() is None
+                print(f"benchmark aborted; FalkorDB alive: {alive}; its log ends:")
+                print(backend.log_tail(12))
+                raise
         finally:
             for child in children:
                 child.terminate()
@@ -195,6 +211,7 @@ def report(targets: dict[str, int], options: argparse.Namespace) -> None:
                     f"{name:<10} {p50 * 1e3:8.3f} {p99 * 1e3:8.3f} {fig.qps:9.0f}  "
                     f"{p50 / base.percentile(0.5):6.2f} {p99 / base.percentile(0.99):6.2f} "
                     f"{fig.qps / base.qps:6.2f}"
+                    + (f"  ({fig.errors} dropped)" if fig.errors else "")
                 )
     streams: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(options.rounds):
@@ -209,7 +226,11 @@ def report(targets: dict[str, int], options: argparse.Namespace) -> None:
 
 
 def merged(runs: list[Figures]) -> Figures:
-    return Figures([x for run in runs for x in run.latencies], sum(run.seconds for run in runs))
+    return Figures(
+        [x for run in runs for x in run.latencies],
+        sum(run.seconds for run in runs),
+        sum(run.errors for run in runs),
+    )
 
 
 if __name__ == "__main__":

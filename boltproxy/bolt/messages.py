@@ -100,6 +100,8 @@ _BY_TAG = {spec.tag: spec for spec in _CATALOGUE}
 
 def spec_for(tag: int, version: Version) -> MessageSpec | None:
     spec = _BY_TAG.get(tag)
+    if spec is not None and spec.since <= version and spec.until is None:
+        return spec
     if spec is None or version < spec.since or (spec.until and version > spec.until):
         return None
     return spec
@@ -150,18 +152,20 @@ def check_request(payload: Buffer, version: Version) -> int:
         raise MessageError(f"unknown request 0x{tag:02X} for Bolt {version[0]}.{version[1]}")
     if not spec.min_fields <= size <= spec.max_fields:
         raise MessageError(f"{spec.name} takes {spec.min_fields} fields, not {size}")
-    view = memoryview(payload)
+    end = len(payload)
     offset = 2
+    kinds = spec.kinds
     for index in range(size):
-        kind = spec.kinds[index] if index < len(spec.kinds) else "a"
-        if offset < len(view) and not _MARKER_KINDS[kind](view[offset]):
-            raise MessageError(f"{spec.name} field {index + 1} must be {_KIND_NAMES[kind]}")
+        if offset < end:
+            kind = kinds[index] if index < len(kinds) else "a"
+            if not _MARKER_KINDS[kind](payload[offset]):
+                raise MessageError(f"{spec.name} field {index + 1} must be {_KIND_NAMES[kind]}")
         try:
-            offset = packstream.skip(view, offset)
+            offset = packstream.skip(payload, offset)
         except PackStreamError as exc:
             raise MessageError(f"malformed {spec.name}: {exc}") from None
-    if offset != len(view):
-        raise MessageError(f"{spec.name} has {len(view) - offset} bytes after its fields")
+    if offset != end:
+        raise MessageError(f"{spec.name} has {end - offset} bytes after its fields")
     return tag
 
 

@@ -280,6 +280,11 @@ def skip(data: Buffer, offset: int = 0) -> int:
     Builds no lists, maps or structures; strings are decoded only to check
     their UTF-8. Raises :class:`PackStreamError` on any malformation.
     """
+    if offset < len(data):
+        marker = data[offset]
+        # Common small cases first: tiny ints, null/booleans, an empty map.
+        if marker < 0x80 or marker >= 0xF0 or marker in (0xA0, 0xC0, 0xC2, 0xC3):
+            return offset + 1
     view = data if isinstance(data, memoryview) else memoryview(data)
     try:
         return _skip(view, offset, 0)

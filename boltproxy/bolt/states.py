@@ -27,6 +27,9 @@ class ServerState(enum.Enum):
     INTERRUPTED = "INTERRUPTED"
     DEFUNCT = "DEFUNCT"
 
+    # Identity hashing in C: these are dictionary keys on the relay's hot path.
+    __hash__ = object.__hash__
+
 
 class Outcome(enum.Enum):
     SUCCESS = "SUCCESS"
@@ -158,6 +161,11 @@ class Conversation:
     def at_boundary(self) -> bool:
         return self.state is S.READY and not self._pending
 
+    @property
+    def next_request(self) -> int | None:
+        """The request the server's next summary will answer."""
+        return self._pending[0] if self._pending else None
+
     def on_request(self, tag: int) -> None:
         spec = spec_for(tag, self.version)
         if spec is None:
@@ -171,6 +179,12 @@ class Conversation:
         self._predicted = self._advance(self._predicted, tag)
 
     def _advance(self, positions: set[_Position], tag: int) -> set[_Position]:
+        if len(positions) == 1 and tag not in (Tag.PULL, Tag.DISCARD):
+            # The usual case, without the set algebra.
+            (position,) = positions
+            if position[0] not in (S.FAILED, S.INTERRUPTED) or tag in (Tag.RESET, Tag.GOODBYE):
+                after = _after_success(position, tag, self.version, False)
+                return {after} if after is not None else set()
         following: set[_Position] = set()
         for position in positions:
             if not _legal(position, tag):

@@ -43,6 +43,10 @@ _ROUTING_PROCEDURE = re.compile(
     r"^\s*CALL\s+dbms\.(?:cluster\.)?routing\.getRoutingTable\s*\(", re.IGNORECASE
 )
 _TAG_NAMES = {int(tag): tag.name for tag in Tag}
+# Replies decoded in full: the ones the proxy reads or rewrites. Other SUCCESS
+# metadata is never decoded on the relay path.
+_DECODED_REPLIES = frozenset({Tag.HELLO, Tag.LOGON, Tag.ROUTE})
+_HAS_MORE = b"\x88has_more\xc3"
 
 
 def _message_counters(direction: str) -> dict[int, Any]:
@@ -57,6 +61,38 @@ _CLIENT_MESSAGES = _message_counters("client_to_server")
 _SERVER_MESSAGES = _message_counters("server_to_client")
 _BYTES_IN = metrics.BYTES.labels(direction="client_to_server")
 _BYTES_OUT = metrics.BYTES.labels(direction="server_to_client")
+FLUSH_SECONDS = 1.0
+
+
+class _Tally:
+    """Relay counts, handed to Prometheus at most once a second.
+
+    A Prometheus increment takes a lock; several per query would cost more
+    than the rest of the relay's bookkeeping.
+    """
+
+    __slots__ = ("bytes_in", "bytes_out", "client", "due", "server")
+
+    def __init__(self, now: float) -> None:
+        self.client: dict[int, int] = {}
+        self.server: dict[int, int] = {}
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.due = now + FLUSH_SECONDS
+
+    def flush(self, now: float) -> None:
+        for counts, counters in ((self.client, _CLIENT_MESSAGES), (self.server, _SERVER_MESSAGES)):
+            for tag, count in counts.items():
+                counter = counters.get(tag)
+                if counter is not None:
+                    counter.inc(count)
+            counts.clear()
+        if self.bytes_in:
+            _BYTES_IN.inc(self.bytes_in)
+        if self.bytes_out:
+            _BYTES_OUT.inc(self.bytes_out)
+        self.bytes_in = self.bytes_out = 0
+        self.due = now + FLUSH_SECONDS
 
 
 # --- commands ---------------------------------------------------------------
@@ -151,13 +187,14 @@ class ClientSession:
         self._stream_started: deque[float] = deque()
         self._latency = metrics.QUERY_LATENCY.labels(backend=backend)
         self.server_agent: str | None = None
+        self._tally = _Tally(clock())
 
     # --- events from the client ------------------------------------------
 
     def client_data(self, data: bytes) -> list[Command]:
         if self._closed or self._refusal is not None:
             return []  # the session is ending; what the client sends now is dropped
-        _BYTES_IN.inc(len(data))
+        self._tally.bytes_in += len(data)
         self._reader.receive_data(data)
         out = bytearray()
         commands: list[Command] = []
@@ -181,7 +218,7 @@ class ClientSession:
             out += event.raw
             if tag == Tag.GOODBYE:
                 commands += self._send_backend(out)
-                self._closed = True
+                self._mark_closed()
                 return [*commands, CloseBackend("client said GOODBYE"), CloseClient("GOODBYE")]
         commands += self._send_backend(out)
         commands += self._maybe_end()
@@ -199,7 +236,8 @@ class ClientSession:
         except ProtocolViolation as exc:
             self._refuse_client("protocol", messages.PROTOCOL_VIOLATION, str(exc))
             return None
-        _CLIENT_MESSAGES[tag].inc()
+        client_counts = self._tally.client
+        client_counts[tag] = client_counts.get(tag, 0) + 1
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%sC: %s", self._prefix, _TAG_NAMES.get(tag, hex(tag)))
         if tag == Tag.HELLO:
@@ -221,7 +259,7 @@ class ClientSession:
     def client_eof(self) -> list[Command]:
         if self._closed:
             return []
-        self._closed = True
+        self._mark_closed()
         if self._reader.buffered:
             self._log_refusal("client", "truncated", "connection closed in the middle of a message")
         return [CloseBackend("client closed the connection")]
@@ -255,7 +293,7 @@ class ClientSession:
     def backend_data(self, data: bytes) -> list[Command]:
         if self._closed:
             return []
-        _BYTES_OUT.inc(len(data))
+        self._tally.bytes_out += len(data)
         scanner = self._scanner
         try:
             scanner.feed(data)
@@ -278,7 +316,8 @@ class ClientSession:
                 parts.append(replacement)
                 cursor = found_message.end - base
         if scanner.records:
-            _SERVER_MESSAGES[RECORD_TAG].inc(scanner.records)
+            server_counts = self._tally.server
+            server_counts[RECORD_TAG] = server_counts.get(RECORD_TAG, 0) + scanner.records
             scanner.records = 0
         boundary = scanner.last_boundary - base
         parts.append(view[cursor:boundary])
@@ -287,6 +326,9 @@ class ClientSession:
             ending = self._end_with(self._refusal)
         payload: bytes | memoryview = parts[0] if len(parts) == 1 else b"".join(parts)
         commands: list[Command] = [SendToClient(payload)] if len(payload) else []
+        now = self._clock()
+        if now >= self._tally.due:
+            self._tally.flush(now)
         return commands + ending
 
     def backend_eof(self, reason: str = "the backend closed the connection") -> list[Command]:
@@ -296,7 +338,7 @@ class ClientSession:
         if not self.conversation.pending:
             # Nothing is owed to the client; Neo4j closing an idle connection
             # looks the same to a driver.
-            self._closed = True
+            self._mark_closed()
             metrics.ERRORS.labels(side="primary", kind="closed").inc()
             return [CloseClient(reason)]
         return self._backend_broke("closed", reason)
@@ -306,16 +348,22 @@ class ClientSession:
     def _on_backend_message(self, found: ScannedMessage) -> bytes | None:
         """Follow one non-RECORD message; returns its rewritten bytes, if any."""
         tag = found.tag
-        _SERVER_MESSAGES[tag].inc()
+        server_counts = self._tally.server
+        server_counts[tag] = server_counts.get(tag, 0) + 1
         if tag == RECORD_TAG:  # only collected while a routing procedure streams
             return (
                 self._rewrite_routing_record(found.payload) if self._routing_result_open else None
             )
         metadata: dict[str, Any] = {}
-        if tag in (Tag.SUCCESS, Tag.FAILURE):
+        request = self.conversation.next_request
+        if tag == Tag.FAILURE or (tag == Tag.SUCCESS and request in _DECODED_REPLIES):
             _, fields = messages.decode(found.payload)
             if fields and isinstance(fields[0], dict):
                 metadata = fields[0]
+        elif tag == Tag.SUCCESS and _HAS_MORE in found.payload:
+            # Only PULL/DISCARD replies can say has_more; the key followed by
+            # true can occur nowhere else in a flat SUCCESS map.
+            metadata = {"has_more": True}
         completed = self.conversation.on_summary(
             tag, has_more=bool(metadata.get("has_more", False))
         )
@@ -437,7 +485,7 @@ class ClientSession:
     def _end_with(self, refusal: Refusal) -> list[Command]:
         if self._closed:
             return []
-        self._closed = True
+        self._mark_closed()
         self._log_refusal(refusal.side, refusal.kind, refusal.message)
         failure = messages.failure(
             refusal.code, refusal.message, self.version, gql_status=refusal.gql_status
@@ -451,6 +499,10 @@ class ClientSession:
     def _log_refusal(self, side: str, kind: str, message: str) -> None:
         metrics.ERRORS.labels(side=side, kind=kind).inc()
         log.warning("%s%s error (%s): %s", self._prefix, side, kind, message)
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+        self._tally.flush(self._clock())
 
     @property
     def closed(self) -> bool:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from boltproxy.sandbox import resp
 from boltproxy.sandbox.ports import free_port
 
 MAGIC = b"\x60\x60\xb0\x17"
@@ -65,6 +66,8 @@ class FalkorDBServer:
         self.name = name
         self.bolt_port = bolt_port or free_port()
         self.redis_port = redis_port or free_port()
+        while self.redis_port == self.bolt_port:
+            self.redis_port = free_port()
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -101,6 +104,17 @@ class FalkorDBServer:
         raise SandboxError(
             f"{self.name} did not answer Bolt within {timeout:g} s:\n{self.log_tail()}"
         )
+
+    def graphs(self) -> list[str]:
+        """The graphs the server holds (through its Redis port)."""
+        reply = resp.command(self.redis_port, "GRAPH.LIST")
+        assert isinstance(reply, list)
+        return [item.decode() for item in reply if isinstance(item, bytes)]
+
+    def delete_all_graphs(self) -> None:
+        """Empty the server: FalkorDB's Bolt ``db`` field cannot isolate tests (see DESIGN.md)."""
+        for graph in self.graphs():
+            resp.command(self.redis_port, "GRAPH.DELETE", graph)
 
     def log_tail(self, lines: int = 15) -> str:
         try:

@@ -1,0 +1,250 @@
+"""Bad input and backend failures: clear answers, clean closes, nothing else affected."""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import time
+from collections.abc import Iterator
+
+import neo4j
+import pytest
+from neo4j.exceptions import DriverError, Neo4jError
+
+from boltproxy.bolt import messages
+from boltproxy.bolt.framing import chunk
+from boltproxy.bolt.handshake import MAGIC, encode_proposals
+from boltproxy.bolt.messages import Tag
+from boltproxy.sandbox.ports import free_port
+from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
+from tests.support.proxy import ThreadedProxy, proxy_settings, running_proxy
+from tests.support.rawbolt import HELLO, LOGON, RawBolt, decode_all, msg
+
+AUTH = ("neo4j", "password")
+MAX_MESSAGE = 1 << 16
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeNeo4j]:
+    with run_in_thread(FakeNeo4j(profile=NEO4J_5_26)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def proxy(fake: FakeNeo4j) -> Iterator[ThreadedProxy]:
+    settings = proxy_settings(
+        fake.uri, relay={"max_message_bytes": MAX_MESSAGE, "client_handshake_timeout": 2}
+    )
+    with running_proxy(settings) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults(fake: FakeNeo4j) -> Iterator[None]:
+    fake.reset_faults()
+    yield
+    fake.reset_faults()
+
+
+def served_correctly(proxy: ThreadedProxy) -> None:
+    """A well-behaved driver still gets right answers."""
+    with neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH, connection_timeout=5) as driver:
+        records = driver.execute_query("UNWIND range(1, 1000) AS i RETURN i").records
+    assert [r["i"] for r in records] == list(range(1, 1001))
+
+
+def proxy_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("boltproxy") and r.levelno >= logging.WARNING
+    ]
+
+
+def failure_code(data: bytes) -> str | None:
+    replies = decode_all(data)
+    assert replies and replies[-1][0] == Tag.FAILURE, replies
+    return messages.failure_code(replies[-1][1][0])
+
+
+def test_wrong_preamble_is_closed_with_one_log_line(
+    proxy: ThreadedProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING), RawBolt(proxy.port) as raw:
+        raw.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.read_until_closed() == b""
+    time.sleep(0.2)
+    lines = proxy_warnings(caplog)
+    assert len(lines) == 1 and "preamble" in lines[0]
+    served_correctly(proxy)
+
+
+def test_no_common_version_gets_zeros(proxy: ThreadedProxy) -> None:
+    with RawBolt(proxy.port) as raw:
+        raw.send(MAGIC + encode_proposals([((3, 0), 0), ((2, 0), 0)]))
+        assert raw.read_until_closed() == b"\x00\x00\x00\x00"
+    served_correctly(proxy)
+
+
+def test_silent_client_is_dropped_after_the_handshake_timeout(proxy: ThreadedProxy) -> None:
+    with RawBolt(proxy.port) as raw:
+        raw.send(MAGIC)
+        started = time.monotonic()
+        assert raw.read_until_closed() == b""
+        assert time.monotonic() - started < 8
+    served_correctly(proxy)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("malformed packstream", chunk(b"\xb3\x10\xd0\xff"), messages.INVALID_FORMAT),
+        ("not a structure", chunk(b"\x91\x01"), messages.INVALID_FORMAT),
+        ("unknown message", msg(0x55, {}), messages.INVALID_FORMAT),
+        ("wrong field count", msg(Tag.PULL), messages.INVALID_FORMAT),
+        ("illegal in state", msg(Tag.COMMIT), messages.PROTOCOL_VIOLATION),
+        ("oversize", msg(Tag.RUN, "x" * (MAX_MESSAGE + 10), {}, {}), messages.INVALID_FORMAT),
+    ],
+)
+def test_bad_message_gets_a_failure_then_close(
+    proxy: ThreadedProxy, caplog: pytest.LogCaptureFixture, name: str, data: bytes, code: str
+) -> None:
+    with caplog.at_level(logging.WARNING), RawBolt(proxy.port) as raw:
+        raw.login()
+        raw.send(data)
+        assert failure_code(raw.read_until_closed()) == code
+    time.sleep(0.2)
+    assert len(proxy_warnings(caplog)) == 1, name
+    served_correctly(proxy)
+
+
+def test_truncated_message_closes_quietly(
+    proxy: ThreadedProxy, fake: FakeNeo4j, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING), RawBolt(proxy.port) as raw:
+        raw.login()
+        raw.send(msg(Tag.RUN, "RETURN 1 AS x", {}, {})[:7])
+    time.sleep(0.3)
+    lines = proxy_warnings(caplog)
+    assert len(lines) == 1 and "truncated" in lines[0]
+    served_correctly(proxy)
+
+
+def test_credentials_and_parameters_never_reach_the_log(
+    proxy: ThreadedProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="boltproxy"), RawBolt(proxy.port) as raw:
+        raw.login()
+        raw.send(msg(Tag.RUN, "RETURN $secret AS x", {"secret": "hunter2-param"}, {}))
+        raw.send(chunk(b"\xb1\x10\xc7"))  # and a bad message, so something is logged
+        raw.read_until_closed()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "password" not in text and "hunter2-param" not in text
+
+
+def test_fuzzed_input_leaves_the_proxy_serving(proxy: ThreadedProxy) -> None:
+    rng = random.Random(20261124)
+    valid = (
+        MAGIC
+        + encode_proposals([((5, 8), 8)])
+        + HELLO
+        + LOGON
+        + msg(Tag.RUN, "RETURN 1 AS x", {"a": [1, 2.5, "x"]}, {})
+        + msg(Tag.PULL, {"n": -1})
+    )
+    deadline = time.monotonic() + 6
+    cases = 0
+    while time.monotonic() < deadline:
+        data = bytearray(valid)
+        kind = rng.randrange(4)
+        if kind == 0:
+            data = bytearray(rng.randbytes(rng.randrange(1, 200)))
+        elif kind == 1:
+            for _ in range(rng.randrange(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        elif kind == 2:
+            data = data[: rng.randrange(len(data))]
+        else:
+            cut = rng.randrange(20, len(data))
+            data[cut:cut] = rng.randbytes(rng.randrange(1, 30))
+        with RawBolt(proxy.port, timeout=5) as raw:
+            try:
+                raw.send(bytes(data))
+                raw.sock.shutdown(socket.SHUT_WR)
+                raw.read_until_closed()
+            except OSError:
+                pass
+        cases += 1
+    assert cases > 50
+    served_correctly(proxy)
+
+
+# --- backend failures -----------------------------------------------------------------
+
+
+def test_unreachable_primary_is_reported_as_unavailable() -> None:
+    dead = f"bolt://127.0.0.1:{free_port()}"
+    settings = proxy_settings(dead)
+    settings.backends["blue"].connect_attempts = 2
+    with running_proxy(settings) as proxy, RawBolt(proxy.port) as raw:
+        assert raw.handshake() != b"\x00\x00\x00\x00"
+        started = time.monotonic()
+        raw.send(HELLO)
+        assert failure_code(raw.read_until_closed()) == messages.DATABASE_UNAVAILABLE
+        assert time.monotonic() - started < 10
+        health = proxy.call(proxy.server.health())
+        assert health["status"] == "unavailable"
+
+
+def test_unreachable_primary_makes_drivers_fail_fast() -> None:
+    settings = proxy_settings(f"bolt://127.0.0.1:{free_port()}")
+    with (
+        running_proxy(settings) as proxy,
+        neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH, connection_timeout=5) as driver,
+    ):
+        started = time.monotonic()
+        with pytest.raises((DriverError, Neo4jError)):
+            driver.execute_query("RETURN 1 AS x")
+        assert time.monotonic() - started < 60
+
+
+def test_silent_backend_handshake_is_timed_out(fake: FakeNeo4j, proxy: ThreadedProxy) -> None:
+    backend = proxy.server.backends["blue"]
+    fake.silent_handshake = True
+    with RawBolt(proxy.port, timeout=30) as raw:
+        raw.handshake()
+        started = time.monotonic()
+        raw.send(HELLO)
+        assert failure_code(raw.read_until_closed()) == messages.DATABASE_UNAVAILABLE
+        budget = backend.settings.handshake_timeout * backend.settings.connect_attempts + 5
+        assert time.monotonic() - started < budget
+    fake.reset_faults()
+    served_correctly(proxy)
+
+
+def test_backend_dying_mid_stream(fake: FakeNeo4j, proxy: ThreadedProxy) -> None:
+    with RawBolt(proxy.port) as raw:
+        raw.login()
+        fake.close_after_records = 500
+        raw.send(msg(Tag.RUN, "UNWIND range(1, 100000) AS i RETURN i", {}, {}))
+        raw.send(msg(Tag.PULL, {"n": -1}))
+        replies = decode_all(raw.read_until_closed())
+    tags = [tag for tag, _ in replies]
+    assert tags[0] == Tag.SUCCESS
+    assert tags[-1] == Tag.FAILURE
+    assert messages.failure_code(replies[-1][1][0]) == messages.DATABASE_UNAVAILABLE
+    assert set(tags[1:-1]) <= {Tag.RECORD}
+    served_correctly(proxy)
+
+
+def test_driver_retries_a_managed_transaction_after_a_backend_death(
+    fake: FakeNeo4j, proxy: ThreadedProxy
+) -> None:
+    fake.close_after_records = 10
+    with neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH, connection_timeout=5) as driver:
+        with driver.session() as session:
+            count = session.execute_read(
+                lambda tx: len(list(tx.run("UNWIND range(1, 5000) AS i RETURN i")))
+            )
+    assert count == 5000
