@@ -180,7 +180,7 @@ def main() -> None:
             except Exception:
                 alive = backend._process is not None and backend._process.poll() is None
                 print(f"benchmark aborted; FalkorDB alive: {alive}; its log ends:")
-                print(backend.log_tail(12))
+                print("\n".join(l for l in backend.log_tail(400).splitlines() if "crashed" in l or "ssert" in l or "signal" in l.lower() or "bolt" in l.lower())[:3000])
                 raise
         finally:
             for child in children:

@@ -1,0 +1,85 @@
+"""TLS towards clients (bolt+s/bolt+ssc) and towards backends."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
+from tests.support.proxy import proxy_settings, running_proxy
+
+AUTH = ("neo4j", "password")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed; it makes the test certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeNeo4j]:
+    with run_in_thread(FakeNeo4j(profile=NEO4J_5_26)) as server:
+        yield server
+
+
+def test_clients_over_tls_and_backends_over_tls(
+    certificate: tuple[Path, Path], fake: FakeNeo4j
+) -> None:
+    cert, key = certificate
+    front = proxy_settings(fake.uri, listen={"tls_cert": cert, "tls_key": key})
+    with running_proxy(front) as tls_proxy:
+        # A client speaking bolt+ssc (encrypted, certificate not checked).
+        with neo4j.GraphDatabase.driver(
+            f"bolt+ssc://127.0.0.1:{tls_proxy.port}", auth=AUTH
+        ) as driver:
+            assert driver.execute_query("RETURN 1 AS x").records[0]["x"] == 1
+        # A client verifying the certificate against our CA (bolt:// + encrypted
+        # is how the driver takes a custom CA; it means bolt+s with that CA).
+        with neo4j.GraphDatabase.driver(
+            f"bolt://localhost:{tls_proxy.port}",
+            auth=AUTH,
+            encrypted=True,
+            trusted_certificates=neo4j.TrustCustomCAs(str(cert)),
+        ) as driver:
+            assert driver.execute_query("RETURN 2 AS x").records[0]["x"] == 2
+        # A second proxy reaching the first as its backend, verified and self-signed.
+        for uri, extra in (
+            (f"bolt+s://localhost:{tls_proxy.port}", {"ca_file": cert}),
+            (f"bolt+ssc://127.0.0.1:{tls_proxy.port}", {}),
+        ):
+            back = proxy_settings(uri)
+            for name, value in extra.items():
+                setattr(back.backends["blue"], name, value)
+            with (
+                running_proxy(back) as plain_proxy,
+                neo4j.GraphDatabase.driver(plain_proxy.uri, auth=AUTH) as driver,
+            ):
+                assert driver.execute_query("RETURN 3 AS x").records[0]["x"] == 3
+
+
+def test_plain_client_against_a_tls_listener_is_refused(
+    certificate: tuple[Path, Path], fake: FakeNeo4j
+) -> None:
+    cert, key = certificate
+    settings = proxy_settings(fake.uri, listen={"tls_cert": cert, "tls_key": key})
+    with (
+        running_proxy(settings) as proxy,
+        neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH, connection_timeout=3) as driver,
+        pytest.raises(neo4j.exceptions.DriverError),
+    ):
+        driver.verify_connectivity()
