@@ -157,41 +157,62 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the streamed result")
     parser.add_argument("--processes", type=int, default=max(2, os.cpu_count() or 2))
+    parser.add_argument(
+        "--backend",
+        choices=("falkordb", "fake"),
+        default="falkordb",
+        help="FalkorDB (a real engine, very fast, crashes under concurrency 16) or the "
+        "scripted fake Neo4j in its own process (stable, slower per query)",
+    )
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-bench-") as tmp:
         workdir = Path(tmp)
-        backend = FalkorDBServer(workdir / "falkordb", name="bench")
-        backend.start()
         children: list[subprocess.Popen[bytes]] = []
+        if options.backend == "falkordb":
+            backend: FalkorDBServer | None = FalkorDBServer(workdir / "falkordb", name="bench")
+            backend.start()
+            backend_port = backend.bolt_port
+        else:
+            backend = None
+            backend_port = free_port()
+            script = Path(__file__).resolve().parent / "fake_backend.py"
+            children.append(subprocess.Popen([sys.executable, str(script), str(backend_port)]))
+            _wait_port(backend_port)
         try:
-            targets = {"direct": backend.bolt_port}
-            haproxy = start_haproxy(backend.bolt_port, workdir)
+            targets = {"direct": backend_port}
+            haproxy = start_haproxy(backend_port, workdir)
             if haproxy is not None:
                 children.append(haproxy[0])
                 targets["haproxy"] = haproxy[1]
             else:
                 print("haproxy is not installed (Debian package haproxy): its column is skipped")
-            proxy, proxy_port = start_proxy(backend.bolt_uri, workdir)
+            proxy, proxy_port = start_proxy(f"bolt://127.0.0.1:{backend_port}", workdir)
             children.append(proxy)
             targets["boltproxy"] = proxy_port
             try:
                 report(targets, options)
             except Exception:
+                if backend is None:
+                    raise
                 alive = backend._process is not None and backend._process.poll() is None
                 print(f"benchmark aborted; FalkorDB alive: {alive}; its log ends:")
-                print("\n".join(l for l in backend.log_tail(400).splitlines() if "crashed" in l or "ssert" in l or "signal" in l.lower() or "bolt" in l.lower())[:3000])
+                wanted = ("crashed", "ssert", "signal", "bolt")
+                tail = backend.log_tail(400).splitlines()
+                print("\n".join(line for line in tail if any(w in line.lower() for w in wanted)))
                 raise
         finally:
             for child in children:
                 child.terminate()
                 child.wait(10)
-            backend.stop()
+            if backend is not None:
+                backend.stop()
 
 
 def report(targets: dict[str, int], options: argparse.Namespace) -> None:
     print(
-        f"machine: {os.cpu_count()} cores; {options.rounds} interleaved rounds of "
+        f"backend: {options.backend}; machine: {os.cpu_count()} cores; "
+        f"{options.rounds} interleaved rounds of "
         f"{options.duration:g} s per target and concurrency"
     )
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:

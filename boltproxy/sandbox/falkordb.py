@@ -146,6 +146,14 @@ class FalkorDBServer:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie child of ours is reaped and counts as gone)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: `sandbox up` ran in another process
+    else:
+        if reaped == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -155,13 +163,26 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def runs_redis_server(pid: int) -> bool:
+    """Whether ``pid`` still runs a redis-server (a stale state file may name a reused pid)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no procfs: trust the pid
+    except OSError:
+        return True
+
+
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """Stop a detached server by pid (it is not our child any more)."""
+    """Stop a detached server by pid (usually not our child any more)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.1)
+        time.sleep(0.05)
     if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        pid_alive(pid)  # reap it if it is our child

@@ -10,7 +10,7 @@ from boltproxy.sandbox.falkordb import (
     FalkorDBServer,
     SandboxError,
     bolt_answers,
-    pid_alive,
+    runs_redis_server,
     stop_pid,
 )
 from boltproxy.sandbox.ports import free_port
@@ -31,7 +31,7 @@ class BackendRecord:
         return f"bolt://127.0.0.1:{self.bolt_port}"
 
     def running(self) -> bool:
-        return pid_alive(self.pid)
+        return runs_redis_server(self.pid)
 
     def answers(self) -> bool:
         return self.running() and bolt_answers(self.bolt_port)
@@ -146,7 +146,8 @@ def down(directory: Path = DEFAULT_DIR, *, wipe: bool = False) -> SandboxState |
     state = load_state(directory)
     if state is not None:
         for backend in state.backends:
-            stop_pid(backend.pid)
+            if backend.running():
+                stop_pid(backend.pid)
         _state_file(directory).unlink(missing_ok=True)
     if wipe and directory.is_dir():
         for name in NAMES:

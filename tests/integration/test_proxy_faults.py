@@ -242,9 +242,11 @@ def test_driver_retries_a_managed_transaction_after_a_backend_death(
     fake: FakeNeo4j, proxy: ThreadedProxy
 ) -> None:
     fake.close_after_records = 10
-    with neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH, connection_timeout=5) as driver:
-        with driver.session() as session:
-            count = session.execute_read(
-                lambda tx: len(list(tx.run("UNWIND range(1, 5000) AS i RETURN i")))
-            )
+    with (
+        neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH, connection_timeout=5) as driver,
+        driver.session() as session,
+    ):
+        count = session.execute_read(
+            lambda tx: len(list(tx.run("UNWIND range(1, 5000) AS i RETURN i")))
+        )
     assert count == 5000

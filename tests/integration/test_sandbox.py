@@ -23,7 +23,9 @@ def _needs_falkordb() -> None:
         pytest.skip(SKIP_REASON)
 
 
-def test_driver_runs_a_query_on_the_session_server(falkordb: FalkorDBServer, graph_name: str) -> None:
+def test_driver_runs_a_query_on_the_session_server(
+    falkordb: FalkorDBServer, graph_name: str
+) -> None:
     with neo4j.GraphDatabase.driver(falkordb.bolt_uri, **DRIVER_SETTINGS) as driver:
         records, _, _ = driver.execute_query("RETURN 1 AS one", database_=graph_name)
     assert records[0]["one"] == 1
