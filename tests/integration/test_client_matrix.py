@@ -110,7 +110,10 @@ class ScriptRun:
         return lines
 
     def explain(self) -> str:
-        shown = " ".join(part if "password" not in part else "***" for part in self.command)
+        shown = " ".join(
+            "***" if previous == "--password" else part
+            for previous, part in zip(["", *self.command], self.command, strict=False)
+        )
         return (f"$ {shown}\nexit status: {self.returncode}\n--- stdout\n{self.stdout}"
                 f"--- stderr (last lines)\n" + "\n".join(self.stderr.splitlines()[-30:]))
 
