@@ -375,8 +375,10 @@ class ClientSession:
                 _TAG_NAMES.get(completed.request),
             )
         if tag == Tag.FAILURE:
-            code = messages.failure_code(metadata) or "unknown"
-            metrics.ERRORS.labels(side="primary", kind=_failure_kind(code)).inc()
+            kind = _failure_kind(messages.failure_code(metadata) or "unknown")
+            # A ClientError is the query's fault (the client side); the rest the backend's.
+            side = "client" if kind == "ClientError" else "primary"
+            metrics.ERRORS.labels(side=side, kind=kind).inc()
         self._time_query(completed, metadata)
         return self._rewrite_summary(completed, metadata)
 
