@@ -43,7 +43,8 @@ class ClientConnection(asyncio.Protocol):
         self.id = next(_ids)
         self.prefix = f"[#{self.id}] "
         self._transport: asyncio.Transport | None = None
-        self._handshake: ServerHandshake | None = ServerHandshake(server.offered_versions())
+        self._handshake: ServerHandshake | None = None
+        self._early = bytearray()  # client bytes that arrived while the primary was probed
         self._session: ClientSession | None = None
         self._backend: asyncio.Transport | None = None
         self._link_task: asyncio.Task[None] | None = None
@@ -72,6 +73,24 @@ class ClientConnection(asyncio.Protocol):
         self._timer = loop.call_later(
             self._server.settings.relay.client_handshake_timeout, self._handshake_timed_out
         )
+        primary = self._server.backends[self._server.router.primary]
+        if primary.capabilities is None:
+            # Nothing is known of the primary (down at the last probe): ask it
+            # before offering versions, so the client cannot settle on one that
+            # the backend does not speak.
+            spawn(self._probe_then_listen(), f"probe-{self.id}")
+        else:
+            self._handshake = ServerHandshake(self._server.offered_versions())
+
+    async def _probe_then_listen(self) -> None:
+        await self._server.backends[self._server.router.primary].probe()
+        if self._closed:
+            return
+        self._handshake = ServerHandshake(self._server.offered_versions())
+        if self._early:
+            self._handshake.receive_data(bytes(self._early))
+            self._early.clear()
+            self._drive_handshake()
 
     def data_received(self, data: bytes) -> None:
         if self._session is not None:
@@ -79,6 +98,8 @@ class ClientConnection(asyncio.Protocol):
         elif self._handshake is not None:
             self._handshake.receive_data(data)
             self._drive_handshake()
+        elif len(self._early) < 64:  # a handshake is 20 bytes; more is not waited for
+            self._early += data
 
     def eof_received(self) -> bool | None:
         return None  # close our side too

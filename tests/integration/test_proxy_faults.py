@@ -252,3 +252,25 @@ def test_driver_retries_a_managed_transaction_after_a_backend_death(
             lambda tx: len(list(tx.run("UNWIND range(1, 5000) AS i RETURN i")))
         )
     assert count == 5000
+
+
+def test_refusing_backend_is_reported_as_unavailable(fake: FakeNeo4j, proxy: ThreadedProxy) -> None:
+    fake.refuse_connections = True
+    with RawBolt(proxy.port, timeout=30) as raw:
+        raw.handshake()
+        raw.send(HELLO)
+        assert failure_code(raw.read_until_closed()) == messages.DATABASE_UNAVAILABLE
+    fake.reset_faults()
+    served_correctly(proxy)
+
+
+def test_a_backend_that_comes_up_later_is_probed_and_used() -> None:
+    port = free_port()
+    settings = proxy_settings(f"bolt://127.0.0.1:{port}")
+    with running_proxy(settings) as proxy:
+        assert not proxy.server.backends["blue"].up
+        with run_in_thread(FakeNeo4j(profile=NEO4J_5_26, port=port)):
+            with neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH) as driver:
+                assert driver.get_server_info().protocol_version == (5, 8)
+                assert driver.execute_query("RETURN 1 AS x").records[0]["x"] == 1
+            assert proxy.server.backends["blue"].up
