@@ -218,7 +218,12 @@ class Conversation:
         else:
             raise ProtocolViolation(f"0x{tag:02X} is not a summary message")
         self._position = after
-        self._repredict()
+        if not self._pending:
+            self._predicted = {after}
+        elif outcome is not Outcome.SUCCESS:
+            # Predictions assumed success; after anything else they start over.
+            # (After a success they still hold, at worst a little too wide.)
+            self._repredict()
         was_tx = before[0] in (S.TX_READY, S.TX_STREAMING)
         now_tx = after[0] in (S.TX_READY, S.TX_STREAMING)
         return Completed(

@@ -74,7 +74,10 @@ def test_temporal_keeps_its_zone_and_offset(value: DateTime | Time) -> None:
 def test_zoneinfo_zone_round_trips_as_the_same_instant_and_zone() -> None:
     value = DateTime(2024, 7, 1, 12, 0, 0, 42, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
     back = through_json(value)
-    assert back.iso_format() == value.iso_format()
+    # Not value.iso_format(): the driver's utc_offset() on a zoneinfo zone can
+    # overflow the C stack (a segfault), which is why the codec avoids it.
+    fields = (back.year, back.month, back.day, back.hour, back.minute, back.second, back.nanosecond)
+    assert fields == (2024, 7, 1, 12, 0, 0, 42)
     assert back.tzinfo.zone == "Asia/Tokyo"
 
 
