@@ -164,6 +164,11 @@ def main() -> None:
         help="FalkorDB (a real engine, very fast, crashes under concurrency 16) or the "
         "scripted fake Neo4j in its own process (stable, slower per query)",
     )
+    parser.add_argument(
+        "--concurrency",
+        default="1,16",
+        help="comma-separated client concurrencies for the single-row runs",
+    )
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-bench-") as tmp:
@@ -216,7 +221,7 @@ def report(targets: dict[str, int], options: argparse.Namespace) -> None:
         f"{options.duration:g} s per target and concurrency"
     )
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
-        for concurrency in (1, 16):
+        for concurrency in (int(c) for c in options.concurrency.split(",")):
             collected: dict[str, list[Figures]] = {name: [] for name in targets}
             for _ in range(options.rounds):
                 for name, port in targets.items():

@@ -45,22 +45,32 @@ def migrate() -> None:
 
 
 def _auth_options(func: F) -> F:
-    func = click.option("--password", envvar="NEO4J_PASSWORD", default=None,
-                        help="Password (env NEO4J_PASSWORD).")(func)
-    func = click.option("--user", envvar="NEO4J_USER", default=None,
-                        help="User name (env NEO4J_USER); omit for no authentication.")(func)
+    func = click.option(
+        "--password", envvar="NEO4J_PASSWORD", default=None, help="Password (env NEO4J_PASSWORD)."
+    )(func)
+    func = click.option(
+        "--user",
+        envvar="NEO4J_USER",
+        default=None,
+        help="User name (env NEO4J_USER); omit for no authentication.",
+    )(func)
     return func
 
 
 def _output_options(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print a JSON summary on stdout.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")(
+        func
+    )
 
 
 def _batch_option(func: F) -> F:
-    return click.option("--batch-size", default=10_000, show_default=True,
-                        type=click.IntRange(1, 1_000_000),
-                        help="Entities per batch (and per export file).")(func)
+    return click.option(
+        "--batch-size",
+        default=10_000,
+        show_default=True,
+        type=click.IntRange(1, 1_000_000),
+        help="Entities per batch (and per export file).",
+    )(func)
 
 
 def _progress(as_json: bool) -> Progress:
@@ -102,8 +112,9 @@ def _run(
         if resume_hint and code == EXIT_FAILED:
             message = f"{message}\n{resume_hint}"
         if as_json:
-            click.echo(json.dumps({"command": command, "ok": False, "exit_code": code,
-                                   "error": message}))
+            click.echo(
+                json.dumps({"command": command, "ok": False, "exit_code": code, "error": message})
+            )
         click.echo(f"error: {message}", err=True)
         sys.exit(code)
     if as_json:
@@ -118,15 +129,21 @@ def _check_before_connecting(check: Callable[[], object], as_json: bool, command
         check()
     except MigrateError as exc:
         if as_json:
-            click.echo(json.dumps({"command": command, "ok": False,
-                                   "exit_code": exc.exit_code, "error": str(exc)}))
+            click.echo(
+                json.dumps(
+                    {"command": command, "ok": False, "exit_code": exc.exit_code, "error": str(exc)}
+                )
+            )
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 
 
 def _describe(command: str, summary: dict[str, Any]) -> str:
-    counts = ", ".join(f"{key} {value}" for key, value in summary.items()
-                       if isinstance(value, int) and not isinstance(value, bool))
+    counts = ", ".join(
+        f"{key} {value}"
+        for key, value in summary.items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    )
     return f"{command}: done ({counts})" if counts else f"{command}: done"
 
 
@@ -135,14 +152,26 @@ def _describe(command: str, summary: dict[str, Any]) -> str:
 
 @migrate.command("export")
 @click.option("--source", required=True, help="Bolt URI of the server to read.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Export directory (created; an unfinished export there is resumed).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Export directory (created; an unfinished export there is resumed).",
+)
 @click.option("--database", default=None, help="Database to read (server default if omitted).")
 @_auth_options
 @_batch_option
 @_output_options
-def export_command(source: str, out: Path, database: str | None, user: str | None,
-                   password: str | None, batch_size: int, as_json: bool) -> None:
+def export_command(
+    source: str,
+    out: Path,
+    database: str | None,
+    user: str | None,
+    password: str | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Export all nodes, relationships and the schema into a directory.
 
     Interrupted exports continue where they stopped when run again with the same
@@ -153,13 +182,23 @@ def export_command(source: str, out: Path, database: str | None, user: str | Non
     endpoint = Endpoint(source, user, password, database)
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
-        result = await export_graph(drivers[0], out, source=endpoint.display,
-                                    database=database, batch_size=batch_size,
-                                    progress=progress)
+        result = await export_graph(
+            drivers[0],
+            out,
+            source=endpoint.display,
+            database=database,
+            batch_size=batch_size,
+            progress=progress,
+        )
         return result.to_dict()
 
-    _run("export", as_json, [endpoint], work,
-         resume_hint=f"run the same command again to resume the export in {out}")
+    _run(
+        "export",
+        as_json,
+        [endpoint],
+        work,
+        resume_hint=f"run the same command again to resume the export in {out}",
+    )
 
 
 @migrate.command("import")
@@ -169,8 +208,15 @@ def export_command(source: str, out: Path, database: str | None, user: str | Non
 @click.option("--into-non-empty", is_flag=True, help="Allow importing into a target with data.")
 @_auth_options
 @_output_options
-def import_command(target: str, directory: Path, database: str | None, into_non_empty: bool,
-                   user: str | None, password: str | None, as_json: bool) -> None:
+def import_command(
+    target: str,
+    directory: Path,
+    database: str | None,
+    into_non_empty: bool,
+    user: str | None,
+    password: str | None,
+    as_json: bool,
+) -> None:
     """Import an export directory: schema, then nodes, then relationships.
 
     Running it again after an interruption resumes; running it again after it
@@ -180,17 +226,22 @@ def import_command(target: str, directory: Path, database: str | None, into_non_
     from boltproxy.migrate.importer import import_graph
 
     endpoint = Endpoint(target, user, password, database)
-    _check_before_connecting(lambda: ExportDir.open_complete(directory).verify(), as_json,
-                             "import")
+    _check_before_connecting(lambda: ExportDir.open_complete(directory).verify(), as_json, "import")
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
-        result = await import_graph(drivers[0], directory, target=endpoint,
-                                    into_non_empty=into_non_empty, progress=progress)
+        result = await import_graph(
+            drivers[0], directory, target=endpoint, into_non_empty=into_non_empty, progress=progress
+        )
         return result.to_dict()
 
-    _run("import", as_json, [endpoint], work,
-         resume_hint="the target is partly written: run the same command again to resume, "
-                     "or empty the target (`restore --wipe` from a snapshot) to start over")
+    _run(
+        "import",
+        as_json,
+        [endpoint],
+        work,
+        resume_hint="the target is partly written: run the same command again to resume, "
+        "or empty the target (`restore --wipe` from a snapshot) to start over",
+    )
 
 
 @migrate.command("copy")
@@ -198,63 +249,113 @@ def import_command(target: str, directory: Path, database: str | None, into_non_
 @click.option("--target", required=True, help="Bolt URI to write.")
 @click.option("--source-database", default=None)
 @click.option("--target-database", default=None)
-@click.option("--target-user", envvar="NEO4J_TARGET_USER", default=None,
-              help="Target user if it differs (env NEO4J_TARGET_USER).")
-@click.option("--target-password", envvar="NEO4J_TARGET_PASSWORD", default=None,
-              help="Target password if it differs (env NEO4J_TARGET_PASSWORD).")
-@click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Parallel writers.")
+@click.option(
+    "--target-user",
+    envvar="NEO4J_TARGET_USER",
+    default=None,
+    help="Target user if it differs (env NEO4J_TARGET_USER).",
+)
+@click.option(
+    "--target-password",
+    envvar="NEO4J_TARGET_PASSWORD",
+    default=None,
+    help="Target password if it differs (env NEO4J_TARGET_PASSWORD).",
+)
+@click.option(
+    "--concurrency",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Parallel writers.",
+)
 @click.option("--into-non-empty", is_flag=True, help="Allow copying into a target with data.")
 @_auth_options
 @_batch_option
 @_output_options
-def copy_command(source: str, target: str, source_database: str | None,
-                 target_database: str | None, target_user: str | None,
-                 target_password: str | None, concurrency: int, into_non_empty: bool,
-                 user: str | None, password: str | None, batch_size: int,
-                 as_json: bool) -> None:
+def copy_command(
+    source: str,
+    target: str,
+    source_database: str | None,
+    target_database: str | None,
+    target_user: str | None,
+    target_password: str | None,
+    concurrency: int,
+    into_non_empty: bool,
+    user: str | None,
+    password: str | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Copy data and schema from one server to another without files."""
     from boltproxy.migrate.copy import copy_graph
 
     source_endpoint = Endpoint(source, user, password, source_database)
     target_endpoint = Endpoint(
-        target, target_user if target_user is not None else user,
-        target_password if target_password is not None else password, target_database)
+        target,
+        target_user if target_user is not None else user,
+        target_password if target_password is not None else password,
+        target_database,
+    )
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
-        result = await copy_graph(drivers[0], drivers[1], source=source_endpoint,
-                                  target=target_endpoint, batch_size=batch_size,
-                                  concurrency=concurrency, into_non_empty=into_non_empty,
-                                  progress=progress)
+        result = await copy_graph(
+            drivers[0],
+            drivers[1],
+            source=source_endpoint,
+            target=target_endpoint,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            into_non_empty=into_non_empty,
+            progress=progress,
+        )
         return result.to_dict()
 
-    _run("copy", as_json, [source_endpoint, target_endpoint], work,
-         resume_hint="the target is partly written: empty it and copy again, "
-                     "or use export + import, which resume")
+    _run(
+        "copy",
+        as_json,
+        [source_endpoint, target_endpoint],
+        work,
+        resume_hint="the target is partly written: empty it and copy again, "
+        "or use export + import, which resume",
+    )
 
 
 @migrate.command("snapshot")
 @click.option("--source", required=True, help="Bolt URI of the server to snapshot.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Snapshot directory.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="Snapshot directory."
+)
 @click.option("--database", default=None)
 @_auth_options
 @_batch_option
 @_output_options
-def snapshot_command(source: str, out: Path, database: str | None, user: str | None,
-                     password: str | None, batch_size: int, as_json: bool) -> None:
+def snapshot_command(
+    source: str,
+    out: Path,
+    database: str | None,
+    user: str | None,
+    password: str | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Take a snapshot (an export marked as such) before a migration."""
     from boltproxy.migrate.snapshot import take_snapshot
 
     endpoint = Endpoint(source, user, password, database)
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
-        result = await take_snapshot(drivers[0], out, source=endpoint,
-                                     batch_size=batch_size, progress=progress)
+        result = await take_snapshot(
+            drivers[0], out, source=endpoint, batch_size=batch_size, progress=progress
+        )
         return result.to_dict()
 
-    _run("snapshot", as_json, [endpoint], work,
-         resume_hint=f"run the same command again to resume the snapshot in {out}")
+    _run(
+        "snapshot",
+        as_json,
+        [endpoint],
+        work,
+        resume_hint=f"run the same command again to resume the snapshot in {out}",
+    )
 
 
 @migrate.command("restore")
@@ -265,24 +366,39 @@ def snapshot_command(source: str, out: Path, database: str | None, user: str | N
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_auth_options
 @_output_options
-def restore_command(target: str, directory: Path, database: str | None, wipe: bool, yes: bool,
-                    user: str | None, password: str | None, as_json: bool) -> None:
+def restore_command(
+    target: str,
+    directory: Path,
+    database: str | None,
+    wipe: bool,
+    yes: bool,
+    user: str | None,
+    password: str | None,
+    as_json: bool,
+) -> None:
     """Put a server back to a snapshot (deleting its current data with --wipe)."""
     from boltproxy.migrate.snapshot import check_snapshot, restore_snapshot
 
     endpoint = Endpoint(target, user, password, database)
     _check_before_connecting(lambda: check_snapshot(directory), as_json, "restore")
     if wipe and not yes:
-        click.confirm(f"Delete ALL data in {endpoint.display} and restore {directory}?",
-                      abort=True, err=True)
+        click.confirm(
+            f"Delete ALL data in {endpoint.display} and restore {directory}?", abort=True, err=True
+        )
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
-        result = await restore_snapshot(drivers[0], directory, target=endpoint, wipe=wipe,
-                                        progress=progress)
+        result = await restore_snapshot(
+            drivers[0], directory, target=endpoint, wipe=wipe, progress=progress
+        )
         return result.to_dict()
 
-    _run("restore", as_json, [endpoint], work,
-         resume_hint="the target is partly restored: run the same command again")
+    _run(
+        "restore",
+        as_json,
+        [endpoint],
+        work,
+        resume_hint="the target is partly restored: run the same command again",
+    )
 
 
 def _register_checks() -> None:

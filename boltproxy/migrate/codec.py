@@ -114,10 +114,23 @@ def type_name(tagged: Tagged) -> str:
 
 
 _TYPE_NAMES = {
-    "n": "null", "b": "boolean", "i": "integer", "f": "float", "s": "string",
-    "y": "bytes", "l": "list", "m": "map", "date": "date", "ltime": "local time",
-    "time": "time", "ldt": "local datetime", "dt": "datetime with offset",
-    "dtz": "datetime with zone", "dur": "duration", "pt": "point", "vec": "vector",
+    "n": "null",
+    "b": "boolean",
+    "i": "integer",
+    "f": "float",
+    "s": "string",
+    "y": "bytes",
+    "l": "list",
+    "m": "map",
+    "date": "date",
+    "ltime": "local time",
+    "time": "time",
+    "ldt": "local datetime",
+    "dt": "datetime with offset",
+    "dtz": "datetime with zone",
+    "dur": "duration",
+    "pt": "point",
+    "vec": "vector",
 }
 
 

@@ -98,8 +98,9 @@ async def open_driver(
             if not isinstance(error, ServerUnreachable):
                 raise error from None
             last = exc
-            log.debug("connect attempt %d to %s failed: %s", attempt, endpoint.display,
-                      type(exc).__name__)
+            log.debug(
+                "connect attempt %d to %s failed: %s", attempt, endpoint.display, type(exc).__name__
+            )
     raise classify(last, endpoint) from None  # type: ignore[arg-type]
 
 

@@ -57,8 +57,10 @@ async def copy_graph(
     reader = GraphReader(source_driver, source.database, source_info.flavor)
     writer = GraphWriter(target_driver, target.database, target_info.flavor)
     if not into_non_empty and not await writer.is_empty():
-        raise TargetNotEmpty(f"{target.display} already holds data",
-                             hint="copy into an empty database, or pass --into-non-empty")
+        raise TargetNotEmpty(
+            f"{target.display} already holds data",
+            hint="copy into an empty database, or pass --into-non-empty",
+        )
 
     schema = await fetch_schema(source_driver, source.database)
     schema_applied = await apply_schema(target_driver, target.database, schema)
@@ -66,17 +68,21 @@ async def copy_graph(
     counts: dict[Kind, int] = {}
     for kind in KINDS:
         progress.phase(kind, await reader.count(kind))
-        counts[kind] = await _pump(kind, reader, writer, batch_size, max(1, concurrency),
-                                   progress)
+        counts[kind] = await _pump(kind, reader, writer, batch_size, max(1, concurrency), progress)
     progress.phase("cleanup", None)
     await writer.finish()
     progress.close()
-    return CopyResult(source.display, target.display, counts["nodes"],
-                      counts["relationships"], schema_applied)
+    return CopyResult(
+        source.display, target.display, counts["nodes"], counts["relationships"], schema_applied
+    )
 
 
 async def _pump(
-    kind: Kind, reader: GraphReader, writer: GraphWriter, batch_size: int, concurrency: int,
+    kind: Kind,
+    reader: GraphReader,
+    writer: GraphWriter,
+    batch_size: int,
+    concurrency: int,
     progress: Progress,
 ) -> int:
     queue: asyncio.Queue[list[NodeRow] | list[RelRow] | None] = asyncio.Queue(concurrency)
@@ -117,9 +123,7 @@ async def _pump(
     return written
 
 
-async def _put(
-    queue: asyncio.Queue[Any], item: Any, writers: list[asyncio.Task[None]]
-) -> None:
+async def _put(queue: asyncio.Queue[Any], item: Any, writers: list[asyncio.Task[None]]) -> None:
     """Queue ``item``, but raise a writer's failure instead of waiting forever."""
     put = spawn(queue.put(item), "copy-queue-put")
     running = [task for task in writers if not task.done()]

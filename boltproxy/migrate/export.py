@@ -34,9 +34,14 @@ class ExportResult:
     schema_included: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "nodes": self.nodes,
-                "relationships": self.relationships, "batches": self.batches,
-                "resumed": self.resumed, "schema_included": self.schema_included}
+        return {
+            "path": str(self.path),
+            "nodes": self.nodes,
+            "relationships": self.relationships,
+            "batches": self.batches,
+            "resumed": self.resumed,
+            "schema_included": self.schema_included,
+        }
 
 
 async def export_graph(
@@ -118,6 +123,7 @@ def _reopen(out: Path, source: str, database: str | None, kind: str) -> ExportDi
             hint="choose another directory",
         )
     if export.manifest.kind != kind:
-        raise BadExport(f"{out} holds a {export.manifest.kind}, not a {kind}",
-                        hint="choose another directory")
+        raise BadExport(
+            f"{out} holds a {export.manifest.kind}, not a {kind}", hint="choose another directory"
+        )
     return export

@@ -170,8 +170,9 @@ class ExportDir:
     # --- writing ---------------------------------------------------------------
 
     def save(self) -> None:
-        _atomic_write(self.path / MANIFEST_NAME,
-                      json.dumps(self.manifest.to_dict(), indent=2).encode("utf-8"))
+        _atomic_write(
+            self.path / MANIFEST_NAME, json.dumps(self.manifest.to_dict(), indent=2).encode("utf-8")
+        )
 
     def write_batch(self, kind: Kind, rows: list[NodeRow] | list[RelRow]) -> BatchEntry:
         """Write one batch and record it (and the cursor after it) in the manifest."""
@@ -181,8 +182,7 @@ class ExportDir:
         # mtime=0 keeps the bytes (and so the checksum) a function of the content.
         data = gzip.compress(lines.encode("utf-8"), compresslevel=1, mtime=0)
         _atomic_write(self.path / name, data)
-        entry = BatchEntry(name, kind, len(rows), hashlib.sha256(data).hexdigest(),
-                           rows[-1]["id"])
+        entry = BatchEntry(name, kind, len(rows), hashlib.sha256(data).hexdigest(), rows[-1]["id"])
         self.manifest.batches.append(entry)
         self.manifest.cursor = Cursor(kind, entry.last_id)
         self.save()
@@ -210,15 +210,17 @@ class ExportDir:
         except OSError as exc:
             raise BadExport(f"batch {entry.file} cannot be read ({exc.strerror})") from None
         if hashlib.sha256(data).hexdigest() != entry.sha256:
-            raise BadExport(f"batch {entry.file} is corrupt (checksum mismatch)",
-                            hint="take the export again")
+            raise BadExport(
+                f"batch {entry.file} is corrupt (checksum mismatch)", hint="take the export again"
+            )
         try:
             rows = [json.loads(line) for line in gzip.decompress(data).splitlines()]
         except (OSError, EOFError, ValueError) as exc:
             raise BadExport(f"batch {entry.file} is corrupt ({type(exc).__name__})") from None
         if len(rows) != entry.count:
-            raise BadExport(f"batch {entry.file} holds {len(rows)} rows, "
-                            f"the manifest says {entry.count}")
+            raise BadExport(
+                f"batch {entry.file} holds {len(rows)} rows, the manifest says {entry.count}"
+            )
         return rows
 
     def iter_batches(self, kind: Kind) -> Iterator[tuple[BatchEntry, list[Any]]]:
@@ -234,8 +236,10 @@ class ExportDir:
             except OSError as exc:
                 raise BadExport(f"batch {entry.file} cannot be read ({exc.strerror})") from None
             if digest != entry.sha256:
-                raise BadExport(f"batch {entry.file} is corrupt (checksum mismatch)",
-                                hint="take the export again")
+                raise BadExport(
+                    f"batch {entry.file} is corrupt (checksum mismatch)",
+                    hint="take the export again",
+                )
 
 
 def _sha256_file(path: Path) -> str:

@@ -115,8 +115,14 @@ async def import_graph(
     empty = await writer.is_empty()
     if state.complete and not empty:
         progress.note(f"already imported into {target.display}; nothing to do")
-        return ImportResult(target.display, manifest.count("nodes"),
-                            manifest.count("relationships"), False, True, state.schema_applied)
+        return ImportResult(
+            target.display,
+            manifest.count("nodes"),
+            manifest.count("relationships"),
+            False,
+            True,
+            state.schema_applied,
+        )
     if empty and state.started:
         state_file.forget()  # the target was emptied since: start again
         state = state_file.state
@@ -154,5 +160,11 @@ async def import_graph(
     state.complete = True
     state_file.save()
     progress.close()
-    return ImportResult(target.display, manifest.count("nodes"),
-                        manifest.count("relationships"), resumed, False, state.schema_applied)
+    return ImportResult(
+        target.display,
+        manifest.count("nodes"),
+        manifest.count("relationships"),
+        resumed,
+        False,
+        state.schema_applied,
+    )

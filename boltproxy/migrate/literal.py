@@ -71,5 +71,8 @@ def properties(props: dict[str, Tagged]) -> str:
 
 def rows(items: Iterable[dict[str, str]]) -> str:
     """A list of map literals whose values are already rendered Cypher."""
-    return "[" + ", ".join("{" + ", ".join(f"{k}: {v}" for k, v in row.items()) + "}"
-                           for row in items) + "]"
+    return (
+        "["
+        + ", ".join("{" + ", ".join(f"{k}: {v}" for k, v in row.items()) + "}" for row in items)
+        + "]"
+    )

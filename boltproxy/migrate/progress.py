@@ -95,8 +95,11 @@ class PlainProgress:
 class BarProgress:
     def __init__(self, stream: TextIO) -> None:
         self.bar = RichBar(
-            TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=Console(file=stream),
         )
         self.bar.start()

@@ -47,8 +47,7 @@ _FALKORDB_NODES = (
 )
 _FALKORDB_RELS = (
     "MATCH (a)-[r]->(b) WHERE id(r) > $after WITH a, r, b ORDER BY id(r) LIMIT $limit "
-    "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, "
-    + _falkordb_props("r")
+    "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, " + _falkordb_props("r")
 )
 
 _COUNTS = {
@@ -95,8 +94,13 @@ class GraphReader:
         return {"id": values[0], "labels": sorted(values[1]), "props": self._props(values, 2)}
 
     def _rel(self, values: list[Any]) -> RelRow:
-        return {"id": values[0], "type": values[1], "start": values[2], "end": values[3],
-                "props": self._props(values, 4)}
+        return {
+            "id": values[0],
+            "type": values[1],
+            "start": values[2],
+            "end": values[3],
+            "props": self._props(values, 4),
+        }
 
 
 def falkordb_properties(triples: list[list[Any]], points: list[list[Any]]) -> dict[str, Tagged]:

@@ -32,8 +32,15 @@ async def take_snapshot(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
 ) -> ExportResult:
-    return await export_graph(driver, out, source=source.display, database=source.database,
-                              kind="snapshot", batch_size=batch_size, progress=progress)
+    return await export_graph(
+        driver,
+        out,
+        source=source.display,
+        database=source.database,
+        kind="snapshot",
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
 @dataclass
@@ -43,16 +50,21 @@ class RestoreResult:
     imported: ImportResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "deleted_nodes": self.deleted_nodes,
-                "imported": asdict(self.imported)}
+        return {
+            "target": self.target,
+            "deleted_nodes": self.deleted_nodes,
+            "imported": asdict(self.imported),
+        }
 
 
 def check_snapshot(path: Path) -> ExportDir:
     """The snapshot in ``path``, fully checked, before anything is deleted anywhere."""
     snapshot = ExportDir.open_complete(path)
     if snapshot.manifest.kind != "snapshot":
-        raise BadExport(f"{path} holds an export, not a snapshot",
-                        hint="restore from a directory written by `boltproxy migrate snapshot`")
+        raise BadExport(
+            f"{path} holds an export, not a snapshot",
+            hint="restore from a directory written by `boltproxy migrate snapshot`",
+        )
     snapshot.verify()
     return snapshot
 
@@ -73,8 +85,9 @@ async def restore_snapshot(
     deleted = 0
     if not await writer.is_empty():
         if not wipe:
-            raise TargetNotEmpty(f"{target.display} holds data",
-                                 hint="pass --wipe to delete it before restoring")
+            raise TargetNotEmpty(
+                f"{target.display} holds data", hint="pass --wipe to delete it before restoring"
+            )
         progress.phase("wipe", None)
         deleted = await writer.wipe()
     StateFile(path, target.identity()).forget()

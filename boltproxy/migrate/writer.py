@@ -77,7 +77,8 @@ class GraphWriter:
         deleted = 0
         while True:
             rows = await self._write(
-                f"MATCH (n) WITH n LIMIT {int(batch)} DETACH DELETE n RETURN count(*) AS c")
+                f"MATCH (n) WITH n LIMIT {int(batch)} DETACH DELETE n RETURN count(*) AS c"
+            )
             if not rows or not rows[0][0]:
                 return deleted
             deleted += int(rows[0][0])
@@ -87,8 +88,10 @@ class GraphWriter:
     async def prepare(self) -> None:
         """Create the temporary id index and wait until it is online."""
         if self.flavor == "neo4j":
-            await self._write(f"CREATE INDEX {IMPORT_INDEX} IF NOT EXISTS "
-                              f"FOR (n:{IMPORT_LABEL}) ON (n.{IMPORT_KEY})")
+            await self._write(
+                f"CREATE INDEX {IMPORT_INDEX} IF NOT EXISTS "
+                f"FOR (n:{IMPORT_LABEL}) ON (n.{IMPORT_KEY})"
+            )
             await self._write("CALL db.awaitIndexes(300)")
             return
         try:  # FalkorDB has no IF NOT EXISTS; an existing index is what we want
@@ -101,13 +104,15 @@ class GraphWriter:
         while True:
             rows = await self._write(
                 f"MATCH ()-[r]->() WHERE r.{IMPORT_KEY} IS NOT NULL WITH r "
-                f"LIMIT {CLEANUP_BATCH} REMOVE r.{IMPORT_KEY} RETURN count(r) AS c")
+                f"LIMIT {CLEANUP_BATCH} REMOVE r.{IMPORT_KEY} RETURN count(r) AS c"
+            )
             if not rows or not rows[0][0]:
                 break
         while True:
             rows = await self._write(
                 f"MATCH (n:{IMPORT_LABEL}) WITH n LIMIT {CLEANUP_BATCH} "
-                f"REMOVE n.{IMPORT_KEY} REMOVE n:{IMPORT_LABEL} RETURN count(n) AS c")
+                f"REMOVE n.{IMPORT_KEY} REMOVE n:{IMPORT_LABEL} RETURN count(n) AS c"
+            )
             if not rows or not rows[0][0]:
                 break
         if self.flavor == "neo4j":
@@ -127,8 +132,10 @@ class GraphWriter:
         for labels, group in groups.items():
             # Labels inside the MERGE pattern: FalkorDB writes them 3x faster than a
             # later SET, and a replayed row still matches (same labels, same id).
-            head = (f"UNWIND {{rows}} AS row MERGE (n:{IMPORT_LABEL}{_labels_clause(labels)} "
-                    f"{{{IMPORT_KEY}: row.id}}) SET n += row.props")
+            head = (
+                f"UNWIND {{rows}} AS row MERGE (n:{IMPORT_LABEL}{_labels_clause(labels)} "
+                f"{{{IMPORT_KEY}: row.id}}) SET n += row.props"
+            )
             await self._write_rows(head, group, ("id",))
 
     async def write_relationships(self, rows: Sequence[RelRow]) -> None:
@@ -136,11 +143,13 @@ class GraphWriter:
         for row in rows:
             groups[row["type"]].append(row)
         for rel_type, group in groups.items():
-            head = (f"UNWIND {{rows}} AS row "
-                    f"MATCH (a:{IMPORT_LABEL} {{{IMPORT_KEY}: row.start}}) "
-                    f"MATCH (b:{IMPORT_LABEL} {{{IMPORT_KEY}: row.end}}) "
-                    f"MERGE (a)-[r:{literal.name(rel_type)} {{{IMPORT_KEY}: row.id}}]->(b) "
-                    "SET r += row.props")
+            head = (
+                f"UNWIND {{rows}} AS row "
+                f"MATCH (a:{IMPORT_LABEL} {{{IMPORT_KEY}: row.start}}) "
+                f"MATCH (b:{IMPORT_LABEL} {{{IMPORT_KEY}: row.end}}) "
+                f"MERGE (a)-[r:{literal.name(rel_type)} {{{IMPORT_KEY}: row.id}}]->(b) "
+                "SET r += row.props"
+            )
             await self._write_rows(head, group, ("id", "start", "end"))
 
     async def _write_rows(
@@ -148,13 +157,20 @@ class GraphWriter:
     ) -> None:
         # ``head`` holds ``{rows}`` where the list goes: a parameter or a literal.
         if self.flavor == "neo4j":
-            params = [{**{k: row[k] for k in keys},  # type: ignore[literal-required]
-                       "props": codec.decode_properties(row["props"])} for row in rows]
+            params = [
+                {
+                    **{k: row[k] for k in keys},  # type: ignore[literal-required]
+                    "props": codec.decode_properties(row["props"]),
+                }
+                for row in rows
+            ]
             await self._write(head.replace("{rows}", "$rows"), {"rows": params})
             return
         rendered = literal.rows(
-            {**{k: str(int(row[k])) for k in keys},  # type: ignore[literal-required]
-             "props": literal.properties(row["props"])}
+            {
+                **{k: str(int(row[k])) for k in keys},  # type: ignore[literal-required]
+                "props": literal.properties(row["props"]),
+            }
             for row in rows
         )
         await self._write(head.replace("{rows}", rendered))

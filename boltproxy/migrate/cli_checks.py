@@ -1,0 +1,177 @@
+"""``boltproxy migrate schema-diff`` and ``boltproxy migrate validate``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import neo4j
+from rich.console import Console
+from rich.table import Table
+
+from boltproxy.migrate.connect import Endpoint, classify, open_driver
+from boltproxy.migrate.dialect import detect_dialect
+from boltproxy.migrate.errors import EXIT_FAILED, EXIT_OK, MigrateError
+from boltproxy.migrate.schemadiff import Difference, diff_catalogue, diff_schema
+from boltproxy.migrate.validate import Report, validate_graphs
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def _sides(func: F) -> F:
+    for side in ("green", "blue"):
+        func = click.option(f"--{side}-database", default=None, help=f"Database on {side}.")(func)
+        func = click.option(
+            f"--{side}-password", envvar=f"NEO4J_{side.upper()}_PASSWORD", default=None,
+            help=f"Password on {side} (default --password).",
+        )(func)  # fmt: skip
+        func = click.option(
+            f"--{side}-user", envvar=f"NEO4J_{side.upper()}_USER", default=None,
+            help=f"User on {side} (default --user).",
+        )(func)  # fmt: skip
+        func = click.option(
+            f"--{side}", f"{side}_uri", required=True, help=f"The {side} server's URI."
+        )(func)
+    func = click.option(
+        "--password", envvar="NEO4J_PASSWORD", default=None, help="Password for both."
+    )(func)
+    func = click.option("--user", envvar="NEO4J_USER", default=None, help="User for both.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
+    func = click.option(
+        "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+        help="Also write the result to FILE (.json, else Markdown).",
+    )(func)  # fmt: skip
+    return func
+
+
+def _endpoints(options: dict[str, Any]) -> tuple[Endpoint, Endpoint]:
+    def side(name: str) -> Endpoint:
+        return Endpoint(
+            options[f"{name}_uri"],
+            options[f"{name}_user"] or options["user"],
+            options[f"{name}_password"] or options["password"],
+            options[f"{name}_database"],
+        )
+
+    return side("blue"), side("green")
+
+
+def _with_drivers(
+    blue: Endpoint,
+    green: Endpoint,
+    work: Callable[[neo4j.AsyncDriver, neo4j.AsyncDriver], Awaitable[T]],
+) -> T:
+    """Open both servers, run ``work``; a failure exits with its code and one message."""
+
+    async def main() -> T:
+        drivers: list[neo4j.AsyncDriver] = []
+        try:
+            for endpoint in (blue, green):
+                drivers.append(await open_driver(endpoint))
+            try:
+                return await work(drivers[0], drivers[1])
+            except MigrateError:
+                raise
+            except Exception as exc:
+                raise classify(exc, blue if len(drivers) < 2 else green) from exc
+        finally:
+            for driver in drivers:
+                await driver.close()
+
+    try:
+        return asyncio.run(main())
+    except MigrateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _write_report(path: Path | None, data: dict[str, Any], markdown: str) -> None:
+    if path is None:
+        return
+    text = json.dumps(data, indent=2, default=str) + "\n" if path.suffix == ".json" else markdown
+    path.write_text(text)
+
+
+def _differences_markdown(title: str, differences: list[Difference]) -> str:
+    lines = [f"# {title}", "", "| area | item | where | detail |", "|---|---|---|---|"]
+    lines += [f"| {d.area} | {d.item} | {d.where} | {d.detail} |" for d in differences]
+    return "\n".join(lines) + "\n"
+
+
+@click.command("schema-diff")
+@_sides
+def schema_diff(**options: Any) -> None:
+    """Compare indexes, constraints, labels, types, property keys, procedures and functions.
+
+    Exit 0 when identical, 1 when they differ, 3 unreachable, 4 credentials refused.
+    """
+    blue, green = _endpoints(options)
+
+    async def work(b: neo4j.AsyncDriver, g: neo4j.AsyncDriver) -> list[Difference]:
+        bd, gd = await asyncio.gather(
+            detect_dialect(b, blue.database), detect_dialect(g, green.database)
+        )
+        bs, gs, bc, gc = await asyncio.gather(
+            bd.fetch_schema(b, blue.database), gd.fetch_schema(g, green.database),
+            bd.fetch_catalogue(b, blue.database), gd.fetch_catalogue(g, green.database),
+        )  # fmt: skip
+        return diff_schema(bs, gs) + diff_catalogue(bc, gc)
+
+    differences = _with_drivers(blue, green, work)
+    data = {"identical": not differences, "differences": [d.to_dict() for d in differences]}
+    _write_report(options["report_path"], data, _differences_markdown("Schema diff", differences))
+    if options["as_json"]:
+        click.echo(json.dumps(data, indent=2))
+    elif not differences:
+        click.echo(f"identical: {blue.display} and {green.display}")
+    else:
+        table = Table(title=f"schema-diff: {len(differences)} difference(s)")
+        for column in ("area", "item", "where", "detail"):
+            table.add_column(column)
+        for d in differences:
+            table.add_row(d.area, d.item, d.where, d.detail)
+        Console().print(table)
+    sys.exit(EXIT_OK if not differences else EXIT_FAILED)
+
+
+@click.command("validate")
+@_sides
+@click.option("--sample", default=100, show_default=True, type=click.IntRange(0, 1_000_000),
+              help="Random entities of each kind compared one by one.")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, help="Seed of the random sample.")
+@click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(1, 1_000_000))
+def validate(sample: int, seed: int, batch_size: int, **options: Any) -> None:
+    """Prove that blue and green hold the same graph; exit 0 only when every check passes.
+
+    Exit 1 when a check fails, 3 unreachable, 4 credentials refused. Only counts,
+    checksums, labels and property keys are shown: never property values.
+    """
+    blue, green = _endpoints(options)
+
+    async def work(b: neo4j.AsyncDriver, g: neo4j.AsyncDriver) -> Report:
+        return await validate_graphs(
+            b, g, blue_database=blue.database, green_database=green.database,
+            sample=sample, seed=seed, page=batch_size,
+        )  # fmt: skip
+
+    report = _with_drivers(blue, green, work)
+    _write_report(options["report_path"], report.to_dict(), report.to_markdown())
+    if options["as_json"]:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        table = Table(title=f"validate {blue.display} → {green.display}")
+        for column in ("check", "result", "blue", "green", "detail"):
+            table.add_column(column)
+        for check in report.checks:
+            result = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+            detail = "\n".join([check.detail, *check.examples])
+            table.add_row(check.name, result, str(check.blue or ""), str(check.green or ""), detail)
+        Console().print(table)
+        click.echo(f"{report.entities} entities in {report.seconds:.1f} s ({report.rate:,.0f}/s)")
+    sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
