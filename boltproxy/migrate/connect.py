@@ -82,6 +82,10 @@ async def open_driver(
                 endpoint.uri,
                 auth=endpoint.auth,
                 connection_timeout=connect_timeout,
+                # connection_timeout covers only the TCP connect; a handshake that is
+                # never answered (FalkorDB under connection churn) waits for this one,
+                # 60 s by default. Short, so that managed transactions retry soon.
+                connection_acquisition_timeout=max(5.0, 2 * connect_timeout + 1.0),
                 max_transaction_retry_time=30.0,
             )
         except (ValueError, DriverError) as exc:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from boltproxy.migrate.cli import migrate
 from boltproxy.sandbox.falkordb import FalkorDBServer
+from tests.support.falkordb import DRIVER_SETTINGS
 
 GRAPH = [
     "UNWIND range(1, 60) AS i CREATE (:Person {uid: i, name: 'p' + toString(i), score: i / 7.0})",
@@ -24,7 +25,7 @@ GRAPH = [
 
 def run(server: FalkorDBServer, *queries: str) -> None:
     # In transactions: FalkorDB picks the graph from the request's shape.
-    with neo4j.GraphDatabase.driver(server.bolt_uri, auth=None, connection_timeout=2) as driver:
+    with neo4j.GraphDatabase.driver(server.bolt_uri, **DRIVER_SETTINGS) as driver:
         for query in queries:
             driver.execute_query(query)
 
@@ -73,7 +74,6 @@ def test_one_changed_property_is_found_and_its_value_not_shown(
     run(pair[1], "MATCH (p:Person {uid: 17}) SET p.name = 'secret-value'")
     code, checks = validate(pair, tmp_path)
     assert code == 1
-    assert failed(checks) >= {"node property checksums", "random sample"} - {"random sample"}
     assert "node property checksums" in failed(checks)
     assert "nodes per label combination" not in failed(checks)
     assert "secret-value" not in (tmp_path / "report.json").read_text()
@@ -102,7 +102,7 @@ def test_rewired_relationship_keeps_counts_but_fails_endpoints(
         "MATCH (a:Person {uid: 5}), (c:City {cid: 1}) CREATE (a)-[:LIVES_IN]->(c)")  # fmt: skip
     code, checks = validate(pair, tmp_path)
     assert code == 1
-    assert failed(checks) & {"relationship endpoints"}
+    assert "relationship endpoints" in failed(checks)
     assert "relationships per type" not in failed(checks)
 
 
