@@ -124,3 +124,17 @@ def test_unreachable_server_exit_code(falkordb_pair: tuple[FalkorDBServer, Falko
     )
     assert code == 3
     assert "127.0.0.1:1" in output
+
+
+def test_export_import_then_validate(
+    falkordb_pair: tuple[FalkorDBServer, FalkorDBServer], graph_name: str, tmp_path: Path
+) -> None:
+    blue, green = falkordb_pair
+    run(blue, *GRAPH)
+    out = tmp_path / "export"
+    code, output = cli("export", "--source", blue.bolt_uri, "--out", str(out))
+    assert code == 0, output
+    code, output = cli("import", "--target", green.bolt_uri, str(out))
+    assert code == 0, output
+    code, checks = validate((blue, green), tmp_path)
+    assert code == 0, failed(checks)
