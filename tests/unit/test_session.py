@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from boltproxy.bolt import messages
-from boltproxy.bolt.framing import Message, MessageReader, NeedData, chunk
+from boltproxy.bolt.framing import chunk
 from boltproxy.bolt.messages import Tag
 from boltproxy.proxy.session import (
     ClientSession,
@@ -17,6 +17,7 @@ from boltproxy.proxy.session import (
     SendToBackend,
     SendToClient,
 )
+from tests.support.rawbolt import decode_all as decoded
 
 ADVERTISED = "proxy.example:7687"
 V58 = (5, 8)
@@ -45,16 +46,6 @@ def to_backend(commands: list[Command]) -> bytes:
 def closes(commands: list[Command]) -> bool:
     kinds = {type(c) for c in commands}
     return CloseClient in kinds and CloseBackend in kinds
-
-
-def decoded(data: bytes) -> list[tuple[int, list[Any]]]:
-    reader = MessageReader()
-    reader.receive_data(data)
-    out = []
-    while not isinstance(event := reader.next_event(), NeedData):
-        if isinstance(event, Message):
-            out.append(messages.decode(event.payload))
-    return out
 
 
 HELLO = msg(Tag.HELLO, {"user_agent": "test/1", "bolt_agent": {"product": "test/1"}})
