@@ -8,7 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from boltproxy.bolt import packstream
-from boltproxy.bolt.packstream import Buffer, PackStreamError, Structure
+from boltproxy.bolt.errors import BoltError, PackStreamError
+from boltproxy.bolt.errors import MessageError as MessageError
+from boltproxy.bolt.packstream import Buffer, Structure
+
+# Status codes and GQL statuses of the proxy's own FAILUREs (defined in status.py,
+# which errors.py shares without importing the message catalogue).
+from boltproxy.bolt.status import DATABASE_UNAVAILABLE as DATABASE_UNAVAILABLE
+from boltproxy.bolt.status import DATABASE_UNAVAILABLE_GQL as DATABASE_UNAVAILABLE_GQL
+from boltproxy.bolt.status import GENERAL_GQL as GENERAL_GQL
+from boltproxy.bolt.status import GQL_FOR_CODE, describe
+from boltproxy.bolt.status import INVALID_FORMAT as INVALID_FORMAT
+from boltproxy.bolt.status import INVALID_FORMAT_GQL as INVALID_FORMAT_GQL
+from boltproxy.bolt.status import INVALID_SERVER_STATE_GQL as INVALID_SERVER_STATE_GQL
+from boltproxy.bolt.status import MESSAGE_TOO_LARGE_GQL as MESSAGE_TOO_LARGE_GQL
+from boltproxy.bolt.status import PROTOCOL_VIOLATION as PROTOCOL_VIOLATION
+from boltproxy.bolt.status import PROTOCOL_VIOLATION_GQL as PROTOCOL_VIOLATION_GQL
+from boltproxy.bolt.status import UNKNOWN_ERROR as UNKNOWN_ERROR
 
 Version = tuple[int, int]
 
@@ -53,17 +69,6 @@ REQUESTS = frozenset(
 RESPONSES = frozenset({Tag.SUCCESS, Tag.RECORD, Tag.IGNORED, Tag.FAILURE})
 SUMMARIES = frozenset({Tag.SUCCESS, Tag.IGNORED, Tag.FAILURE})
 
-# Status codes the proxy sends itself. GQL statuses follow the GQLSTATUS list of
-# the Neo4j status-code manual: 08N* are connection exceptions, 50N42 is the
-# general "unexpected error" and 22N* data exceptions.
-DATABASE_UNAVAILABLE = "Neo.TransientError.General.DatabaseUnavailable"
-DATABASE_UNAVAILABLE_GQL = "08N00"
-INVALID_FORMAT = "Neo.ClientError.Request.InvalidFormat"
-INVALID_FORMAT_GQL = "22N01"
-PROTOCOL_VIOLATION = "Neo.ClientError.Request.Invalid"
-PROTOCOL_VIOLATION_GQL = "50N42"
-GENERAL_GQL = "50N42"
-
 
 @dataclass(frozen=True, slots=True)
 class MessageSpec:
@@ -72,7 +77,6 @@ class MessageSpec:
     min_fields: int
     max_fields: int
     since: Version
-    until: Version | None = None  # last version that has it
     kinds: str = ""  # per field: s string, m map, l list, i integer, a anything
 
 
@@ -100,15 +104,9 @@ _BY_TAG = {spec.tag: spec for spec in _CATALOGUE}
 
 def spec_for(tag: int, version: Version) -> MessageSpec | None:
     spec = _BY_TAG.get(tag)
-    if spec is not None and spec.since <= version and spec.until is None:
-        return spec
-    if spec is None or version < spec.since or (spec.until and version > spec.until):
+    if spec is None or version < spec.since:
         return None
     return spec
-
-
-class MessageError(ValueError):
-    """A message that is not what its tag promises."""
 
 
 def _header(payload: Buffer) -> tuple[int, int]:
@@ -203,37 +201,118 @@ def failure(
     gql_status: str | None = None,
     description: str | None = None,
     classification: str | None = None,
+    cause: dict[str, Any] | None = None,
 ) -> bytes:
     """A FAILURE as Neo4j shapes it for ``version``.
 
     Before Bolt 5.7 it carries ``code`` and ``message``. From 5.7 it carries the
     GQL-aware form: ``neo4j_code``, ``message``, ``gql_status``, ``description``
     and a ``diagnostic_record`` whose keys default as the server fills them.
+    Without ``gql_status`` the status that Neo4j pairs with ``code`` is used, and
+    without ``description`` that status's condition text followed by ``message``.
+    ``cause`` is a nested GQL error object (see :func:`gql_error`).
     """
     if version < (5, 7):
         return encode(Tag.FAILURE, {"code": code, "message": message})
-    status = gql_status or GENERAL_GQL
+    metadata = gql_error(code, message, gql_status, description, classification)
+    if cause is not None:
+        metadata["cause"] = cause
+    return encode(Tag.FAILURE, metadata)
+
+
+def gql_error(
+    code: str,
+    message: str,
+    gql_status: str | None = None,
+    description: str | None = None,
+    classification: str | None = None,
+) -> dict[str, Any]:
+    """The metadata of a Bolt 5.7+ FAILURE (also the shape of its ``cause``)."""
+    status = gql_status or GQL_FOR_CODE.get(code, GENERAL_GQL)
     if classification is None:
         classification = "CLIENT_ERROR" if ".ClientError." in code else "DATABASE_ERROR"
         if ".TransientError." in code:
             classification = "TRANSIENT_ERROR"
-    return encode(
-        Tag.FAILURE,
-        {
-            "neo4j_code": code,
-            "message": message,
-            "gql_status": status,
-            "description": description or f"error: {message}",
-            "diagnostic_record": {
-                "OPERATION": "",
-                "OPERATION_CODE": "0",
-                "CURRENT_SCHEMA": "/",
-                "_classification": classification,
-            },
+    return {
+        "neo4j_code": code,
+        "message": message,
+        "gql_status": status,
+        "description": description or describe(status, message),
+        "diagnostic_record": {
+            "OPERATION": "",
+            "OPERATION_CODE": "0",
+            "CURRENT_SCHEMA": "/",
+            "_classification": classification,
         },
-    )
+    }
+
+
+def failure_for(error: BoltError, version: Version, message: str | None = None) -> bytes:
+    """A FAILURE about ``error`` with its code and GQL status; ``message`` replaces its text."""
+    text = error.message if message is None else message
+    cause = None
+    if error.cause_gql_status is not None:
+        cause = gql_error(error.code, error.message, error.cause_gql_status)
+    return failure(error.code, text, version, gql_status=error.gql_status, cause=cause)
 
 
 def failure_code(metadata: dict[str, Any]) -> str | None:
     code = metadata.get("code", metadata.get("neo4j_code"))
     return code if isinstance(code, str) else None
+
+
+_HAS_MORE_KEY = b"has_more"
+
+
+def summary_has_more(payload: Buffer) -> bool:
+    """Whether a SUCCESS says ``has_more: true`` at the top level of its metadata.
+
+    Walks the map's keys and skips the values, so that the same bytes inside a
+    notification, a label or a bookmark cannot be mistaken for the key; only
+    the key strings' bytes and the ``has_more`` value are looked at.
+    """
+    if len(payload) < 3 or payload[0] != 0xB1 or payload[1] != Tag.SUCCESS:
+        raise MessageError("not a SUCCESS with one field")
+    try:
+        entries, offset = _map_header(payload, 2)
+        has_more = False
+        for _ in range(entries):
+            key_start, key_end = _string_span(payload, offset)
+            if key_end - key_start == len(_HAS_MORE_KEY) and (
+                payload[key_start:key_end] == _HAS_MORE_KEY
+            ):
+                has_more = payload[key_end] == 0xC3
+            offset = packstream.skip(payload, key_end)
+    except (IndexError, PackStreamError) as exc:
+        raise MessageError(f"malformed SUCCESS metadata: {exc}") from None
+    return has_more
+
+
+def _map_header(data: Buffer, offset: int) -> tuple[int, int]:
+    """The entry count of the map at ``offset`` and where its first key starts."""
+    marker = data[offset]
+    if 0xA0 <= marker <= 0xAF:
+        return marker & 0x0F, offset + 1
+    width = {0xD8: 1, 0xD9: 2, 0xDA: 4}.get(marker)
+    if width is None:
+        raise MessageError("SUCCESS metadata is not a map")
+    end = offset + 1 + width
+    if end > len(data):
+        raise MessageError("truncated SUCCESS metadata")
+    return int.from_bytes(data[offset + 1 : end], "big"), end
+
+
+def _string_span(data: Buffer, offset: int) -> tuple[int, int]:
+    """Start and end of the bytes of the string at ``offset`` (a map key)."""
+    marker = data[offset]
+    if 0x80 <= marker <= 0x8F:
+        start, size = offset + 1, marker & 0x0F
+    else:
+        width = {0xD0: 1, 0xD1: 2, 0xD2: 4}.get(marker)
+        if width is None:
+            raise MessageError(f"map key at {offset} is not a string")
+        start = offset + 1 + width
+        size = int.from_bytes(data[offset + 1 : start], "big")
+    if start + size > len(data):
+        raise MessageError(f"truncated map key at {offset}")
+    return start, start + size

@@ -12,6 +12,10 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
+# Re-exported: callers catch them as packstream.PackStreamError / PackingError.
+from boltproxy.bolt.errors import PackingError as PackingError
+from boltproxy.bolt.errors import PackStreamError as PackStreamError
+
 MAX_DEPTH = 256
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -24,10 +28,6 @@ _unpack_q = struct.Struct(">q").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 _unpack_H = struct.Struct(">H").unpack_from
 _unpack_I = struct.Struct(">I").unpack_from
-
-
-class PackStreamError(ValueError):
-    """Malformed PackStream input, or a value that PackStream cannot carry."""
 
 
 class Structure:
@@ -61,7 +61,7 @@ def pack(value: Any) -> bytes:
 
 def pack_into(buffer: bytearray, value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise PackStreamError(f"value nested deeper than {MAX_DEPTH} levels")
+        raise PackingError(f"value nested deeper than {MAX_DEPTH} levels")
     if value is None:
         buffer.append(0xC0)
     elif value is True:
@@ -89,7 +89,7 @@ def pack_into(buffer: bytearray, value: Any, depth: int = 0) -> None:
             buffer.append(0xCE)
             buffer += struct.pack(">I", size)
         else:
-            raise PackStreamError("byte array too long")
+            raise PackingError("byte array too long")
         buffer += data
     elif isinstance(value, list | tuple):
         _pack_header(buffer, len(value), 0x90, 0xD4)
@@ -99,19 +99,19 @@ def pack_into(buffer: bytearray, value: Any, depth: int = 0) -> None:
         _pack_header(buffer, len(value), 0xA0, 0xD8)
         for key, item in value.items():
             if not isinstance(key, str):
-                raise PackStreamError(f"map keys must be strings, not {type(key).__name__}")
+                raise PackingError(f"map keys must be strings, not {type(key).__name__}")
             pack_into(buffer, key, depth + 1)
             pack_into(buffer, item, depth + 1)
     elif isinstance(value, Structure):
         if len(value.fields) > 15:
-            raise PackStreamError("a structure has at most 15 fields")
+            raise PackingError("a structure has at most 15 fields")
         if not 0 <= value.tag <= 0xFF:
-            raise PackStreamError("a structure tag is one byte")
+            raise PackingError("a structure tag is one byte")
         buffer += bytes((0xB0 + len(value.fields), value.tag))
         for item in value.fields:
             pack_into(buffer, item, depth + 1)
     else:
-        raise PackStreamError(f"PackStream cannot carry a {type(value).__name__}")
+        raise PackingError(f"PackStream cannot carry a {type(value).__name__}")
 
 
 def _pack_int(buffer: bytearray, value: int) -> None:
@@ -126,7 +126,7 @@ def _pack_int(buffer: bytearray, value: int) -> None:
     elif INT64_MIN <= value <= INT64_MAX:
         buffer += struct.pack(">Bq", 0xCB, value)
     else:
-        raise PackStreamError("integer outside the signed 64-bit range")
+        raise PackingError("integer outside the signed 64-bit range")
 
 
 def _pack_header(buffer: bytearray, size: int, tiny: int, sized: int) -> None:
@@ -141,7 +141,7 @@ def _pack_header(buffer: bytearray, size: int, tiny: int, sized: int) -> None:
         buffer.append(sized + 2)
         buffer += struct.pack(">I", size)
     else:
-        raise PackStreamError("container too large")
+        raise PackingError("container too large")
 
 
 # --- unpacking ----------------------------------------------------------------

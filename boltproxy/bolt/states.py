@@ -13,7 +13,12 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 
+from boltproxy.bolt.errors import InvalidServerState, PipelineLimitExceeded
+from boltproxy.bolt.errors import ProtocolViolation as ProtocolViolation
 from boltproxy.bolt.messages import Tag, Version, spec_for
+
+#: Unanswered requests a client may pipeline before the session refuses it.
+DEFAULT_MAX_PENDING = 1000
 
 
 class ServerState(enum.Enum):
@@ -35,10 +40,6 @@ class Outcome(enum.Enum):
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
     IGNORED = "IGNORED"
-
-
-class ProtocolViolation(Exception):
-    """A message that is illegal where the conversation stands."""
 
 
 S = ServerState
@@ -95,6 +96,10 @@ class Completed:
 
 # A position in the conversation: the state and how many results are open.
 _Position = tuple[ServerState, int]
+# The states the pending requests can lead to. Open-result counts are left out:
+# no request's legality depends on them, and without them the set has at most
+# nine members, whatever the client pipelines.
+_Predicted = frozenset[ServerState]
 
 
 def _after_success(
@@ -118,7 +123,7 @@ def _after_success(
         return (target, 0)
     if request == Tag.RUN:
         return (target, open_results + 1)
-    return (target, 0 if target not in (S.TX_STREAMING,) else open_results)
+    return (target, 0)
 
 
 def _legal(position: _Position, request: int) -> bool:
@@ -130,16 +135,60 @@ def _legal(position: _Position, request: int) -> bool:
     return (state, request) in _ON_SUCCESS
 
 
-class Conversation:
-    """One connection's server state, driven by requests and summaries."""
+def _successors(state: ServerState, request: int, version: Version) -> tuple[ServerState, ...]:
+    """The states ``request`` can lead to from ``state`` if it succeeds; () if illegal."""
+    if not _legal((state, 0), request):
+        return ()
+    if state in (S.FAILED, S.INTERRUPTED) and request not in (Tag.RESET, Tag.GOODBYE):
+        return (state,)  # answered IGNORED, no effect
+    # One open result stands for any number: PULL then may leave results open.
+    after = _after_success((state, 1), request, version, False)
+    if after is None:
+        return ()
+    if request in (Tag.PULL, Tag.DISCARD):
+        return (state, after[0])  # has_more keeps the result streaming
+    return (after[0],)
 
-    def __init__(self, version: Version) -> None:
+
+def _step(predicted: _Predicted, request: int, version: Version) -> _Predicted:
+    if spec_for(request, version) is None:
+        return frozenset()
+    following: set[ServerState] = set()
+    for state in predicted:
+        following.update(_successors(state, request, version))
+    return frozenset(following)
+
+
+# Per version, predicted set → request → next predicted set (empty: illegal).
+# Finite (subsets of nine states, thirteen requests), shared by all connections.
+_STEPS: dict[Version, dict[_Predicted, dict[int, _Predicted]]] = {}
+
+
+def _steps_for(version: Version) -> dict[_Predicted, dict[int, _Predicted]]:
+    steps = _STEPS.get(version)
+    if steps is None:
+        steps = _STEPS[version] = {}
+    return steps
+
+
+class Conversation:
+    """One connection's server state, driven by requests and summaries.
+
+    Each request and each summary costs constant time, however deep the client
+    pipelines; ``max_pending`` bounds how deep that may be.
+    """
+
+    def __init__(self, version: Version, *, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        if max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
         self.version = version
+        self.max_pending = max_pending
         self._position: _Position = (S.CONNECTED, 0)
         self._pending: deque[int] = deque()
-        # Every position the pending requests can lead to if they all succeed
-        # (a PULL may or may not leave more records).
-        self._predicted: set[_Position] = {self._position}
+        self._pending_resets = 0
+        self._pending_goodbyes = 0
+        self._predicted: _Predicted = frozenset({S.CONNECTED})
+        self._steps = _steps_for(version)
 
     @property
     def state(self) -> ServerState:
@@ -147,7 +196,7 @@ class Conversation:
 
     @property
     def predicted(self) -> frozenset[ServerState]:
-        return frozenset(state for state, _ in self._predicted)
+        return self._predicted
 
     @property
     def pending(self) -> int:
@@ -167,41 +216,43 @@ class Conversation:
         return self._pending[0] if self._pending else None
 
     def on_request(self, tag: int) -> None:
+        if len(self._pending) >= self.max_pending:
+            raise PipelineLimitExceeded(
+                f"more than {self.max_pending} requests pipelined without an answer"
+            )
+        row = self._steps.get(self._predicted)
+        if row is None:
+            row = self._steps[self._predicted] = {}
+        following = row.get(tag)
+        if following is None:
+            following = row[tag] = _step(self._predicted, tag, self.version)
+        if not following:
+            raise self._refusal(tag)
+        self._pending.append(tag)
+        if tag == Tag.RESET:
+            self._pending_resets += 1
+        elif tag == Tag.GOODBYE:
+            self._pending_goodbyes += 1
+        self._predicted = following
+
+    def _refusal(self, tag: int) -> ProtocolViolation:
         spec = spec_for(tag, self.version)
         if spec is None:
-            raise ProtocolViolation(
-                f"0x{tag:02X} is not a request of Bolt {self.version[0]}.{self.version[1]}"
-            )
-        if not any(_legal(position, tag) for position in self._predicted):
-            states = "/".join(sorted(state.value for state, _ in self._predicted))
-            raise ProtocolViolation(f"{spec.name} is not allowed in state {states}")
-        self._pending.append(tag)
-        self._predicted = self._advance(self._predicted, tag)
-
-    def _advance(self, positions: set[_Position], tag: int) -> set[_Position]:
-        if len(positions) == 1 and tag not in (Tag.PULL, Tag.DISCARD):
-            # The usual case, without the set algebra.
-            (position,) = positions
-            if position[0] not in (S.FAILED, S.INTERRUPTED) or tag in (Tag.RESET, Tag.GOODBYE):
-                after = _after_success(position, tag, self.version, False)
-                return {after} if after is not None else set()
-        following: set[_Position] = set()
-        for position in positions:
-            if not _legal(position, tag):
-                continue
-            if position[0] in (S.FAILED, S.INTERRUPTED) and tag not in (Tag.RESET, Tag.GOODBYE):
-                following.add(position)
-                continue
-            for more in (False, True) if tag in (Tag.PULL, Tag.DISCARD) else (False,):
-                after = _after_success(position, tag, self.version, more)
-                if after is not None:
-                    following.add(after)
-        return following
+            major, minor = self.version
+            return ProtocolViolation(f"0x{tag:02X} is not a request of Bolt {major}.{minor}")
+        states = "/".join(sorted(state.value for state in self._predicted))
+        return InvalidServerState(
+            f"Message '{spec.name}' cannot be handled by session in the {states} state"
+        )
 
     def on_summary(self, tag: int, *, has_more: bool = False) -> Completed:
         if not self._pending:
             raise ProtocolViolation("the server answered a request that was never sent")
         request = self._pending.popleft()
+        if request == Tag.RESET:
+            self._pending_resets -= 1
+        elif request == Tag.GOODBYE:
+            self._pending_goodbyes -= 1
         before = self._position
         if tag == Tag.SUCCESS:
             outcome = Outcome.SUCCESS
@@ -219,11 +270,10 @@ class Conversation:
             raise ProtocolViolation(f"0x{tag:02X} is not a summary message")
         self._position = after
         if not self._pending:
-            self._predicted = {after}
+            self._predicted = frozenset({after[0]})
         elif outcome is not Outcome.SUCCESS:
-            # Predictions assumed success; after anything else they start over.
-            # (After a success they still hold, at worst a little too wide.)
-            self._repredict()
+            # Predictions assumed success. (After a success they still hold.)
+            self._predicted = self._predict_after_setback(after[0])
         was_tx = before[0] in (S.TX_READY, S.TX_STREAMING)
         now_tx = after[0] in (S.TX_READY, S.TX_STREAMING)
         return Completed(
@@ -235,8 +285,21 @@ class Conversation:
             ended_transaction=was_tx and not now_tx,
         )
 
-    def _repredict(self) -> None:
-        positions = {self._position}
-        for tag in self._pending:
-            positions = self._advance(positions, tag) or positions
-        self._predicted = positions
+    def _predict_after_setback(self, state: ServerState) -> _Predicted:
+        """Predictions once a request failed or was ignored, without re-reading the queue."""
+        if state is S.DEFUNCT:
+            return frozenset({S.DEFUNCT})
+        if self._pending_resets:
+            # A RESET leads to READY from anywhere: what follows the last pending
+            # one was predicted independently of the outcomes before it.
+            return self._predicted
+        if self._pending_goodbyes:
+            return frozenset({S.DEFUNCT})
+        if state in (S.FAILED, S.INTERRUPTED):
+            return frozenset({state})  # everything pending is IGNORED until a RESET
+        # IGNORED where the server does not ignore requests (no RESET is pending):
+        # a server off the protocol. Walk the queue, at most max_pending requests.
+        predicted: _Predicted = frozenset({state})
+        for request in self._pending:
+            predicted = _step(predicted, request, self.version) or predicted
+        return predicted

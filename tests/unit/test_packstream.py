@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from boltproxy.bolt.errors import LocalProtocolError, RemoteProtocolError
 from boltproxy.bolt.packstream import (
     MAX_DEPTH,
+    PackingError,
     PackStreamError,
     Structure,
     pack,
@@ -88,9 +90,18 @@ def test_integer_limits(value: int) -> None:
 @pytest.mark.parametrize(
     "value", [2**63, -(2**63) - 1, {1: "x"}, object(), Structure(1, range(16))]
 )
-def test_unpackable_values_are_refused(value: Any) -> None:
-    with pytest.raises(PackStreamError):
+def test_unpackable_values_are_refused_as_our_own_error(value: Any) -> None:
+    with pytest.raises(PackingError) as refused:
         pack(value)
+    assert isinstance(refused.value, LocalProtocolError)
+
+
+def test_malformed_input_is_the_peers_error_with_an_invalid_format_status() -> None:
+    with pytest.raises(PackStreamError) as refused:
+        unpack_all(b"\xc7")
+    assert isinstance(refused.value, RemoteProtocolError)
+    assert refused.value.code == "Neo.ClientError.Request.InvalidFormat"
+    assert refused.value.gql_status == "22N01"
 
 
 def test_special_floats() -> None:
