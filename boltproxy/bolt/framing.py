@@ -8,17 +8,16 @@ chunk ends a message, and one between messages is a keep-alive (NOOP).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
+from boltproxy.bolt.errors import FramingError as FramingError
+from boltproxy.bolt.errors import MessageTooLarge
 from boltproxy.bolt.packstream import Buffer
 
 MAX_CHUNK_SIZE = 65535
 END_MARKER = b"\x00\x00"
-
-
-class FramingError(ValueError):
-    """The byte stream breaks the framing rules (for example, an oversize message)."""
+#: The default limit on one message's payload.
+DEFAULT_MAX_MESSAGE_SIZE = 256 << 20
 
 
 class NeedData:
@@ -53,10 +52,36 @@ NEED_DATA: Final = NeedData()
 NOOP: Final = Noop()
 
 
-@dataclass(slots=True)
 class Message:
-    raw: bytes  # exactly the bytes received: chunk headers, chunks, end marker
-    payload: bytes  # the message with the framing removed
+    """One message as received: ``raw`` is exactly the bytes that framed it.
+
+    The payload is cut out of ``raw`` when first asked for, so a message that is
+    only forwarded is never held twice.
+    """
+
+    __slots__ = ("_payload", "raw")
+
+    def __init__(self, raw: bytes, payload: bytes | None = None) -> None:
+        self.raw = raw
+        self._payload = payload
+
+    @property
+    def payload(self) -> bytes:
+        """The message with the framing removed."""
+        payload = self._payload
+        if payload is None:
+            payload = self._payload = unchunk(self.raw)
+        return payload
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.raw == other.raw
+
+    __hash__ = None  # type: ignore[assignment]  # equal by content, like bytes in a list
+
+    def __repr__(self) -> str:
+        return f"Message({len(self.raw)} bytes)"
 
 
 def chunk(payload: Buffer, max_chunk: int = MAX_CHUNK_SIZE) -> bytes:
@@ -75,58 +100,79 @@ def chunk(payload: Buffer, max_chunk: int = MAX_CHUNK_SIZE) -> bytes:
     return bytes(out)
 
 
-class MessageReader:
-    """Cuts a byte stream into messages and keep-alives."""
+def unchunk(framed: Buffer) -> bytes:
+    """The payload of one framed message (chunk headers, chunks, end marker)."""
+    size = (framed[0] << 8) | framed[1]
+    if size + 4 == len(framed):  # one chunk: the usual case
+        return bytes(framed[2 : 2 + size])
+    view = memoryview(framed)
+    parts = []
+    position = 0
+    while size:
+        parts.append(view[position + 2 : position + 2 + size])
+        position += 2 + size
+        size = (framed[position] << 8) | framed[position + 1]
+    return b"".join(parts)
 
-    def __init__(self, max_message_size: int = 256 << 20) -> None:
-        self._max = max_message_size
-        self._buffer = bytearray()
-        self._start = 0  # where the current message begins in the buffer
-        self._scan = 0  # next chunk header to read, relative to the buffer
-        self._payload = bytearray()
+
+class MessageReader:
+    """Cuts a byte stream into messages and keep-alives.
+
+    Holds only what is not yet a complete message (:attr:`buffered`), and
+    refuses a message as soon as a chunk header announces more than
+    :attr:`max_message_size` bytes in all, before that chunk's body arrives.
+    """
+
+    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        #: Payload bytes one message may have; may be changed between messages.
+        self.max_message_size = max_message_size
+        self._buffer = bytearray()  # the current message starts at 0
+        self._scan = 0  # the next chunk header to read
+        self._size = 0  # payload bytes of the current message's complete chunks
         self._broken: FramingError | None = None
 
     def receive_data(self, data: Buffer) -> None:
-        if self._start > 65536 and self._start * 2 > len(self._buffer):
-            # Drop consumed bytes now and then, not on every message.
-            del self._buffer[: self._start]
-            self._scan -= self._start
-            self._start = 0
         self._buffer += data
 
     @property
     def buffered(self) -> int:
         """Bytes held that do not make a complete message yet."""
-        return len(self._buffer) - self._start
+        return len(self._buffer)
 
     def next_event(self) -> Message | Noop | NeedData:
         if self._broken is not None:
             raise self._broken
         buffer = self._buffer
-        while self._scan + 2 <= len(buffer):
-            size = (buffer[self._scan] << 8) | buffer[self._scan + 1]
+        available = len(buffer)
+        scan = self._scan
+        while scan + 2 <= available:
+            size = (buffer[scan] << 8) | buffer[scan + 1]
             if size == 0:
-                end = self._scan + 2
-                if not self._payload and self._scan == self._start:
-                    self._start = self._scan = end
-                    return NOOP
-                raw = bytes(buffer[self._start : end])
-                payload = bytes(self._payload)
-                self._payload.clear()
-                self._start = self._scan = end
-                return Message(raw, payload)
-            body = self._scan + 2
-            if body + size > len(buffer):
-                break
-            if len(self._payload) + size > self._max:
-                self._broken = FramingError(f"message larger than the {self._max}-byte limit")
+                return self._complete(scan + 2)
+            if self._size + size > self.max_message_size:
+                self._broken = MessageTooLarge(
+                    f"message larger than the {self.max_message_size}-byte limit"
+                )
                 raise self._broken
-            self._payload += buffer[body : body + size]
-            self._scan = body + size
-        # Refuse an oversize message as soon as its announced chunks pass the limit.
-        if self._scan + 2 <= len(buffer):
-            size = (buffer[self._scan] << 8) | buffer[self._scan + 1]
-            if len(self._payload) + size > self._max:
-                self._broken = FramingError(f"message larger than the {self._max}-byte limit")
-                raise self._broken
+            if scan + 2 + size > available:
+                break  # the body is on its way; the header is read again then
+            self._size += size
+            scan += 2 + size
+        self._scan = scan
         return NEED_DATA
+
+    def _complete(self, end: int) -> Message | Noop:
+        buffer = self._buffer
+        self._scan = self._size = 0
+        if end == 2:
+            del buffer[:2]
+            return NOOP
+        if end == len(buffer):
+            raw = bytes(buffer)
+            buffer.clear()  # gives the memory back, however large the message was
+        else:
+            with memoryview(buffer) as view:
+                raw = bytes(view[:end])
+            # CPython drops a bytearray's prefix without moving the rest.
+            del buffer[:end]
+        return Message(raw)

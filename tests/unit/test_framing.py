@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from boltproxy.bolt.errors import MessageTooLarge, RemoteProtocolError
 from boltproxy.bolt.framing import (
     NEED_DATA,
     NOOP,
     FramingError,
     Message,
     MessageReader,
+    NeedData,
     Noop,
     chunk,
 )
@@ -95,3 +99,68 @@ def test_truncated_message_is_visible_as_buffered_bytes() -> None:
     reader.receive_data(chunk(b"\xb0\x0f")[:3])
     assert reader.next_event() is NEED_DATA
     assert reader.buffered == 3
+
+
+def _peak_while_reading(reader: MessageReader, framed: bytes, read_size: int) -> tuple[int, bytes]:
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        message: Message | Noop | NeedData = NEED_DATA
+        for start in range(0, len(framed), read_size):
+            reader.receive_data(framed[start : start + read_size])
+            message = reader.next_event()
+        assert isinstance(message, Message)
+        payload = message.payload
+        raw = message.raw
+        del message
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert raw == framed
+    return peak, payload
+
+
+def test_a_large_message_is_held_about_twice_not_four_times() -> None:
+    size = 32 << 20
+    payload = bytes(range(256)) * (size // 256)
+    framed = chunk(payload)
+    peak, seen = _peak_while_reading(MessageReader(), framed, 64 << 10)
+    assert seen == payload
+    # The stream buffer and the raw bytes, or the raw bytes and the payload.
+    assert peak < 2.5 * size, f"peak {peak / size:.2f} times the message"
+
+
+def test_oversize_is_refused_at_the_chunk_header_before_its_body() -> None:
+    reader = MessageReader(max_message_size=100_000)
+    reader.receive_data(b"\xff\xff" + b"x" * 0xFFFF)
+    assert reader.next_event() is NEED_DATA
+    reader.receive_data(b"\xff\xff")  # a second full chunk would pass the limit
+    with pytest.raises(MessageTooLarge) as refused:
+        reader.next_event()
+    assert isinstance(refused.value, FramingError)
+    assert isinstance(refused.value, RemoteProtocolError)
+    assert refused.value.gql_status == "22N56"
+    with pytest.raises(MessageTooLarge):  # and it stays broken
+        reader.next_event()
+
+
+def test_the_limit_can_change_between_messages() -> None:
+    reader = MessageReader(max_message_size=10)
+    reader.receive_data(chunk(b"x" * 10))
+    assert isinstance(reader.next_event(), Message)
+    reader.max_message_size = 20
+    reader.receive_data(chunk(b"y" * 20))
+    event = reader.next_event()
+    assert isinstance(event, Message) and event.payload == b"y" * 20
+
+
+def test_buffered_counts_every_byte_held() -> None:
+    reader = MessageReader()
+    first, second = chunk(b"\xb0\x0f"), chunk(b"\xb0\x12" * 40_000)
+    reader.receive_data(first + second[:70_000])
+    assert isinstance(reader.next_event(), Message)
+    assert reader.next_event() is NEED_DATA
+    assert reader.buffered == 70_000
+    reader.receive_data(second[70_000:])
+    assert reader.next_event() == Message(second)
+    assert reader.buffered == 0
