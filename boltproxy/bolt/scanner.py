@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from boltproxy.bolt.errors import ScanError as ScanError
+from boltproxy.bolt.framing import DEFAULT_MAX_MESSAGE_SIZE
+
 RECORD_TAG = 0x71
-
-
-class ScanError(ValueError):
-    """The stream is not valid Bolt chunking (the server broke the framing)."""
 
 
 @dataclass(slots=True)
@@ -49,7 +48,7 @@ class ResponseScanner:
         "records",
     )
 
-    def __init__(self, max_message_size: int = 1 << 31) -> None:
+    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self._max_message = max_message_size
         self._offset = 0  # absolute offset of the next byte to feed
         self._remaining = 0  # bytes left in the current chunk's body
@@ -122,14 +121,17 @@ class ResponseScanner:
                     and data[pos + 1] == RECORD_TAG
                 ):
                     self._tag = RECORD_TAG
-                    self._message_size = size
+                    self._grow(size)
                     pos += size
                     continue
-            self._message_size += size
-            if self._message_size > self._max_message:
-                raise ScanError(f"message exceeds {self._max_message} bytes")
+            self._grow(size)
             self._remaining = size
         self._offset = base + n
+
+    def _grow(self, size: int) -> None:
+        self._message_size += size
+        if self._message_size > self._max_message:
+            raise ScanError(f"message exceeds {self._max_message} bytes")
 
     def _body(self, data: bytes | memoryview, pos: int, take: int) -> None:
         if self._tag == -1:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from boltproxy.bolt.errors import RemoteProtocolError
 from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner, ScanError
 
 SUCCESS, FAILURE = 0x70, 0x7F
@@ -92,3 +95,44 @@ def test_oversize_message_is_refused() -> None:
 def test_a_message_too_short_for_a_tag_is_refused() -> None:
     with pytest.raises(ScanError):
         ResponseScanner().feed(b"\x00\x01\xb1\x00\x00")
+
+
+def test_the_size_limit_holds_for_a_record_on_the_fast_path() -> None:
+    scanner = ResponseScanner(max_message_size=100)
+    record = chunked(bytes([0xB1, RECORD_TAG]) + b"\x91" + b"\x01" * 200, 0xFFFF)
+    with pytest.raises(ScanError, match="exceeds 100 bytes") as refused:
+        scanner.feed(record)  # whole first chunk in one read: the counting fast path
+    assert isinstance(refused.value, RemoteProtocolError)
+
+
+def test_the_size_limit_holds_across_chunks_and_reads() -> None:
+    scanner = ResponseScanner(max_message_size=100_000)
+    record = chunked(bytes([0xB1, RECORD_TAG]) + b"\x01" * 150_000, 0xFFFF)
+    with pytest.raises(ScanError):
+        for start in range(0, len(record), 1000):
+            scanner.feed(record[start : start + 1000])
+
+
+@pytest.mark.parametrize("collect", [False, True])
+def test_a_32_mib_record_in_64_kib_reads_is_scanned_in_one_pass(collect: bool) -> None:
+    size = 32 << 20
+    payload = bytes([0xB1, RECORD_TAG]) + bytes(range(256)) * (size // 256)
+    stream = chunked(payload, 0xFFFF) + chunked(bytes([0xB1, SUCCESS, 0xA0]), 0xFFFF)
+    scanner = ResponseScanner()
+    scanner.collect_records(collect)
+    view = memoryview(stream)
+    tracemalloc.start()
+    try:
+        for start in range(0, len(stream), 64 << 10):
+            scanner.feed(view[start : start + (64 << 10)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    kept = [(m.tag, len(m.payload)) for m in scanner.messages]
+    if collect:
+        assert kept == [(RECORD_TAG, len(payload)), (SUCCESS, 3)]
+        assert peak < 2.5 * size  # the growing capture, then its one copy
+    else:
+        assert (scanner.records, kept) == (1, [(SUCCESS, 3)])
+        assert peak < 1 << 20  # counted, never held
+    assert scanner.at_boundary and scanner.offset == len(stream)
