@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from boltproxy.bolt.errors import HandshakeError as HandshakeError
 from boltproxy.bolt.framing import NEED_DATA, NeedData
 from boltproxy.bolt.messages import Version
+from boltproxy.bolt.packstream import Buffer
 
 MAGIC = b"\x60\x60\xb0\x17"
 MANIFEST_V1 = b"\x00\x00\x01\xff"
@@ -23,10 +25,9 @@ NO_VERSION = b"\x00\x00\x00\x00"
 KNOWN_VERSIONS: tuple[Version, ...] = ((4, 4), *((5, minor) for minor in range(9)), (6, 0))
 
 Proposal = tuple[Version, int]
-
-
-class HandshakeError(ValueError):
-    """Handshake bytes that cannot be understood."""
+# More version ranges than any server lists: a count above it is garbage, not a
+# reason to wait for gigabytes.
+MAX_MANIFEST_RANGES = 64
 
 
 @dataclass(slots=True)
@@ -64,8 +65,11 @@ def encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def decode_varint(data: bytes | bytearray, offset: int) -> tuple[int, int] | None:
-    """Decode a varint at ``offset``; None if it is not complete yet."""
+def decode_varint(data: Buffer, offset: int) -> tuple[int, int] | None:
+    """Decode a varint at ``offset``; None if it is not complete yet.
+
+    Raises :class:`HandshakeError` for one longer than 64 bits.
+    """
     value = shift = 0
     while offset < len(data):
         byte = data[offset]
@@ -135,10 +139,11 @@ class ServerHandshake:
         self._offered: tuple[Version, ...] = ()
         self._queued: list[Event] = []
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: Buffer) -> None:
         self._buffer += data
 
     def next_event(self) -> Event:
+        """The next event; never raises, whatever the client sent."""
         if self._queued:
             return self._queued.pop(0)
         if self._stage == "proposals":
@@ -180,7 +185,10 @@ class ServerHandshake:
         buffer = self._buffer
         if len(buffer) < 5:
             return NEED_DATA
-        decoded = decode_varint(buffer, 4)
+        try:
+            decoded = decode_varint(buffer, 4)
+        except HandshakeError as exc:
+            return self._fail(f"malformed handshake choice: {exc}", b"")
         if decoded is None:
             return NEED_DATA
         capabilities, end = decoded
@@ -214,10 +222,11 @@ class ClientHandshake:
         slots = ([((0xFF, 1), 0)] if self._manifest else []) + self._proposals
         return MAGIC + encode_proposals(slots)
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: Buffer) -> None:
         self._buffer += data
 
     def next_event(self) -> Event:
+        """The next event; never raises, whatever the server sent."""
         if self._stage == "negotiated" and self._result is not None:
             self._stage = "finished"
             return self._result
@@ -244,27 +253,39 @@ class ClientHandshake:
         return Negotiated(version, 0, bytes(buffer[4:]))
 
     def _read_manifest(self) -> Event:
-        buffer = self._buffer
-        decoded = decode_varint(buffer, 4)
-        if decoded is None:
+        try:
+            read = self._read_manifest_offer()
+        except HandshakeError as exc:
+            self._stage = "finished"
+            return HandshakeFailed(f"malformed manifest handshake: {exc}", b"")
+        if read is None:
             return NEED_DATA
-        count, offset = decoded
-        if len(buffer) < offset + 4 * count:
-            return NEED_DATA
-        offered: list[Version] = []
-        for i in range(count):
-            offered += expand(_decode_version(buffer[offset + 4 * i : offset + 4 * i + 4]))
-        offset += 4 * count
-        decoded = decode_varint(buffer, offset)
-        if decoded is None:
-            return NEED_DATA
-        _capabilities, offset = decoded
+        offered, offset = read
         self.offered = tuple(sorted(set(offered), reverse=True))
         common = [v for v in self.offered if v in self._acceptable]
         if not common:
             self._stage = "finished"
             return HandshakeFailed("refused: the server offers no proposed version", b"")
         version = max(common)
-        self._result = Negotiated(version, 0, bytes(buffer[offset:]))
+        self._result = Negotiated(version, 0, bytes(self._buffer[offset:]))
         self._stage = "negotiated"
         return SendBytes(_encode_version(version) + encode_varint(0))
+
+    def _read_manifest_offer(self) -> tuple[list[Version], int] | None:
+        """The versions a manifest lists and where its capabilities end; None: need data."""
+        buffer = self._buffer
+        decoded = decode_varint(buffer, 4)
+        if decoded is None:
+            return None
+        count, offset = decoded
+        if count > MAX_MANIFEST_RANGES:
+            raise HandshakeError(f"{count} version ranges")
+        if len(buffer) < offset + 4 * count:
+            return None
+        offered: list[Version] = []
+        for i in range(count):
+            offered += expand(_decode_version(buffer[offset + 4 * i : offset + 4 * i + 4]))
+        decoded = decode_varint(buffer, offset + 4 * count)
+        if decoded is None:
+            return None
+        return offered, decoded[1]
