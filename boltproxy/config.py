@@ -48,7 +48,12 @@ class BackendSettings(_Section):
 
     uri: str
     connect_timeout: float = Field(5.0, gt=0)
-    handshake_timeout: float = Field(5.0, gt=0)
+    # A client's link waits this long for the backend's handshake: as long as a
+    # driver would wait directly (its connection acquisition timeout), so that
+    # the driver's own deadline, not the proxy's, ends the wait.
+    handshake_timeout: float = Field(60.0, gt=0)
+    # The proxy's own checks of a backend give up sooner.
+    probe_timeout: float = Field(5.0, gt=0)
     connect_attempts: int = Field(3, ge=1, le=100)
     ca_file: Path | None = None
 
@@ -127,10 +132,20 @@ class RelaySettings(_Section):
 
     # Above this many bytes queued towards one side, the other side stops being read.
     high_water_bytes: int = Field(1 << 20, ge=4096)
-    # How long the proxy waits for a client's handshake and first message.
+    # How long the proxy waits for a client's handshake, and then for its first message.
     client_handshake_timeout: float = Field(10.0, gt=0)
-    # A client message larger than this is refused (bad input, not a database error).
-    max_message_bytes: int = Field(256 << 20, ge=1 << 16)
+    # Until it has logged in, a client silent for this long is disconnected.
+    client_idle_before_auth_timeout: float = Field(30.0, gt=0)
+    # A message larger than this is refused (bad input, not a database error).
+    max_message_bytes: int = Field(64 << 20, ge=1 << 16)
+    # Before authentication only HELLO and LOGON are expected: small messages.
+    max_message_bytes_before_auth: int = Field(1 << 20, ge=1 << 12)
+    # What all client connections together may hold in partly received messages.
+    max_buffered_bytes: int = Field(512 << 20, ge=1 << 20)
+    # Requests a client may send ahead of their answers (drivers pipeline a few).
+    max_pipelined_requests: int = Field(1000, ge=8)
+    # How often each backend's health and versions are checked in the background.
+    health_check_interval: float = Field(5.0, gt=0)
 
 
 class Settings(BaseSettings):

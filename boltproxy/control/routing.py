@@ -1,17 +1,18 @@
 """Routing decisions: which backend a client session talks to.
 
-This module is the one seam where the proxy asks "where does this go?". Today
-the answer is always the configured primary. Flips, rollbacks, weighted
-rollout, drains and guards (ROADMAP item 4) change the state held here; the
-relay only ever asks :meth:`Router.backend_for_session` at a session's start
-and, later, :meth:`Router.backend_at_boundary` at transaction boundaries, so
-none of that work needs to touch the relay.
+This module is the one place that decides where traffic goes: which backends
+are probed, which Bolt versions clients are offered, and which backend each
+session's links connect to. Flips, rollbacks, weighted rollout, drains and
+guards change the state held here; the relay only asks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from boltproxy.bolt.handshake import KNOWN_VERSIONS
+from boltproxy.bolt.messages import Version
 from boltproxy.config import BackendName, Settings
 
 
@@ -44,15 +45,28 @@ class Router:
         """Backends that are configured but not primary (shadow targets, flip targets)."""
         return self._candidates
 
+    def watched(self) -> tuple[BackendName, ...]:
+        """Backends whose health and versions the proxy keeps checking."""
+        return (self._primary, *self._candidates)
+
     def backend_for_session(self, info: SessionInfo) -> BackendName:
-        """The backend a new client session is relayed to."""
+        """The backend a new client session's primary link connects to."""
         return self._primary
 
-    def backend_at_boundary(self, info: SessionInfo, current: BackendName) -> BackendName:
-        """Where a session sitting at a transaction boundary should continue.
+    def relayable_versions(
+        self, known: Mapping[BackendName, Collection[Version] | None]
+    ) -> frozenset[Version]:
+        """Versions a client may settle on: what every reachable backend speaks.
 
-        Returning another backend than ``current`` asks the relay to move the
-        session there (re-authenticating with the credentials it holds).
-        Until traffic control exists the answer is always ``current``.
+        Every backend must speak the session's version so that a session can be
+        mirrored to, or moved to, any of them. The primary's own handshake
+        still has the last word; with nothing known (all down) every version
+        boltproxy relays is allowed, and the primary's handshake decides.
         """
-        return current
+        ordered = [known.get(name) for name in self.watched()]
+        sets = [frozenset(versions) for versions in ordered if versions]
+        relayable = frozenset(KNOWN_VERSIONS)
+        if not sets:
+            return relayable
+        common = frozenset.intersection(*sets)
+        return relayable & (common if common else sets[0])

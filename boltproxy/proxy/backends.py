@@ -8,10 +8,11 @@ import time
 from collections.abc import Sequence
 
 from boltproxy import metrics
-from boltproxy.bolt.messages import Version
+from boltproxy.bolt.greeting import BackendOffered
 from boltproxy.config import BackendSettings
 from boltproxy.proxy import link
 from boltproxy.proxy.probe import Answer, Capabilities, ProbeFailed, Proposal, probe_versions
+from boltproxy.tasks import spawn
 
 log = logging.getLogger("boltproxy.backends")
 
@@ -26,6 +27,7 @@ class Backend:
         self.last_error: str | None = None
         self.checked_at: float | None = None
         self._lock = asyncio.Lock()
+        self._up_gauge = metrics.BACKEND_UP.labels(backend=name)
 
     @property
     def up(self) -> bool:
@@ -34,18 +36,15 @@ class Backend:
     async def probe(self) -> Capabilities | None:
         """Ask the backend which versions it speaks; None when it does not answer."""
         async with self._lock:
-
-            async def attempt(proposals: Sequence[Proposal], manifest: bool) -> Answer:
-                return await link.probe_attempt(self.settings, proposals, manifest)
-
             try:
-                capabilities = await probe_versions(attempt, retries=self.settings.connect_attempts)
+                retries = self.settings.connect_attempts
+                capabilities = await probe_versions(self._attempt, retries=retries)
             except ProbeFailed as exc:
-                self._mark_down(str(exc))
+                self.mark_down(str(exc))
                 return None
             self.checked_at = time.monotonic()
             if not capabilities.versions:
-                self._mark_down("no Bolt version in common with boltproxy")
+                self.mark_down("no Bolt version in common with boltproxy")
                 return None
             if self.capabilities != capabilities:
                 log.info(
@@ -56,30 +55,42 @@ class Backend:
                 )
             self.capabilities = capabilities
             self.last_error = None
-            metrics.BACKEND_UP.labels(backend=self.name).set(1)
+            self._up_gauge.set(1)
             return capabilities
 
-    async def ensure_probed(self) -> Capabilities | None:
-        return self.capabilities if self.capabilities is not None else await self.probe()
+    async def _attempt(self, proposals: Sequence[Proposal], manifest: bool) -> Answer:
+        try:
+            answer = await link.probe_attempt(self.settings, proposals, manifest)
+        except link.HandshakeRefused:
+            return Answer(refused=True)
+        except link.BackendUnreachable as exc:
+            return Answer(error=str(exc))
+        if isinstance(answer, BackendOffered):
+            return Answer(offered=answer.versions)
+        return Answer(version=answer.version)
 
-    def _mark_down(self, reason: str) -> None:
+    def mark_down(self, reason: str) -> None:
+        """The backend failed a probe or a link: the one writer of its up gauge."""
         if self.last_error != reason:
             log.warning(
                 "backend %s at %s is unavailable: %s", self.name, self.settings.address, reason
             )
         self.last_error = reason
         self.checked_at = time.monotonic()
-        metrics.BACKEND_UP.labels(backend=self.name).set(0)
+        self._up_gauge.set(0)
 
-    async def open(self, version: Version) -> tuple[asyncio.Transport, link.BackendProtocol]:
-        manifest = self.capabilities.manifest if self.capabilities else False
+    async def open(
+        self, proposals: Sequence[Proposal], manifest: bool
+    ) -> tuple[asyncio.Transport, link.BackendProtocol, link.Answer]:
         try:
-            return await link.open_link(self.settings, version, manifest=manifest)
-        except link.LinkError as exc:
-            self._mark_down(str(exc))
-            # Its versions may have changed (an upgrade behind our back): ask again next time.
-            self.capabilities = None
+            opened = await link.open_link(self.settings, proposals, manifest=manifest)
+        except link.BackendUnreachable as exc:
+            self.mark_down(str(exc))
             raise
+        if not self.up and not self._lock.locked():
+            # It answers again: learn its versions now, not at the next check.
+            spawn(self.probe(), f"probe-{self.name}")
+        return opened
 
     def describe(self) -> dict[str, object]:
         return {
@@ -90,22 +101,3 @@ class Backend:
             else [],
             "error": self.last_error,
         }
-
-
-def offered_versions(
-    backends: Sequence[Backend], fallback: Sequence[Version]
-) -> frozenset[Version]:
-    """Versions to offer clients: what every reachable backend speaks.
-
-    Both backends must speak the session's version so that a session can later
-    be mirrored or moved between them. When none is known (all down), offer
-    everything: the client then learns of the outage from a FAILURE after its
-    HELLO, which drivers retry, instead of a refused handshake, which they don't.
-    """
-    known = [
-        b.capabilities.versions for b in backends if b.capabilities and b.capabilities.versions
-    ]
-    if not known:
-        return frozenset(fallback)
-    common = frozenset.intersection(*known)
-    return common if common else known[0]

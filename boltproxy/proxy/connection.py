@@ -1,40 +1,77 @@
-"""One client connection on the socket side: handshake, then the relay.
+"""One client connection on the socket side: it carries out what the session decides.
 
-The protocol object only moves bytes and carries out the commands the
-sans-I/O :class:`~boltproxy.proxy.session.ClientSession` returns. Flow control
-is end to end: when one side's write buffer passes its high-water mark, the
-other side stops being read until it drains.
+The protocol object only moves bytes, opens and closes backend links and keeps
+the session's one timer; every decision is the sans-I/O
+:class:`~boltproxy.proxy.session.ClientSession`'s. Flow control is end to end:
+when the client's write buffer passes its high-water mark the primary link
+stops being read, and the other way round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from boltproxy import metrics
-from boltproxy.bolt.framing import NeedData
-from boltproxy.bolt.handshake import HandshakeFailed, Negotiated, SendBytes, ServerHandshake
+from boltproxy.bolt.greeting import BackendOffered
 from boltproxy.control.routing import SessionInfo
 from boltproxy.proxy import link
+from boltproxy.proxy.observer import MetricsObserver
 from boltproxy.proxy.session import (
+    ChooseVersion,
     ClientSession,
-    CloseBackend,
     CloseClient,
+    CloseLink,
     Command,
-    SendToBackend,
+    Limits,
+    LinkFailure,
+    OpenLink,
     SendToClient,
+    SendToLink,
+    SetDeadline,
 )
 from boltproxy.tasks import spawn
 
 if TYPE_CHECKING:
     from boltproxy.proxy.server import ProxyServer
 
-log = logging.getLogger("boltproxy.connection")
 _ids = itertools.count(1)
 _CLIENT_OPEN = metrics.OPEN_CONNECTIONS.labels(side="client")
 _BACKEND_OPEN = metrics.OPEN_CONNECTIONS.labels(side="backend")
+
+
+class _LinkSide:
+    """The socket side of one backend link, delivering its events to the session."""
+
+    __slots__ = ("_connection", "_id", "protocol", "task", "transport")
+
+    def __init__(self, connection: ClientConnection, link_id: int) -> None:
+        self._connection = connection
+        self._id = link_id
+        self.task: asyncio.Task[None] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.protocol: link.BackendProtocol | None = None
+
+    def on_backend_data(self, data: bytes) -> None:
+        self._connection.link_data(self._id, data)
+
+    def on_backend_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            _BACKEND_OPEN.dec()
+            self.transport = None
+        reason = f"the backend connection was lost ({exc})" if exc else "the backend closed"
+        self._connection.link_lost(self._id, reason)
+
+    def on_backend_pause(self, paused: bool) -> None:
+        self._connection.pause_client(paused)
+
+    def close(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()  # the link module closes a socket it had not handed over
+        if self.transport is not None:
+            self.transport.close()
 
 
 class ClientConnection(asyncio.Protocol):
@@ -43,13 +80,12 @@ class ClientConnection(asyncio.Protocol):
         self.id = next(_ids)
         self.prefix = f"[#{self.id}] "
         self._transport: asyncio.Transport | None = None
-        self._handshake: ServerHandshake | None = None
-        self._early = bytearray()  # client bytes that arrived while the primary was probed
         self._session: ClientSession | None = None
-        self._backend: asyncio.Transport | None = None
-        self._link_task: asyncio.Task[None] | None = None
+        self._observer = MetricsObserver()
+        self._links: dict[int, _LinkSide] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._client_paused = False  # we stopped reading the client
+        self._buffered = 0  # this connection's share of the proxy's buffer budget
         self._closed = False
         self.peer = "?"
 
@@ -62,44 +98,39 @@ class ClientConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.prefix = f"[#{self.id} {self.peer}] "
-        transport.set_write_buffer_limits(high=self._server.settings.relay.high_water_bytes)
+        self._observer.prefix = self.prefix
+        server = self._server
+        relay = server.settings.relay
+        transport.set_write_buffer_limits(high=relay.high_water_bytes)
         _CLIENT_OPEN.inc()
-        if not self._server.admit(self):
-            log.warning("%srefused: the proxy is at its connection limit", self.prefix)
-            metrics.ERRORS.labels(side="proxy", kind="connection_limit").inc()
+        if not server.admit(self):
+            self._observer.error("proxy", "connection_limit", "the proxy is at its limit")
             transport.abort()
             return
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(
-            self._server.settings.relay.client_handshake_timeout, self._handshake_timed_out
+        primary = server.router.backend_for_session(SessionInfo(self.id, self.peer))
+        capabilities = server.backends[primary].capabilities
+        self._session = ClientSession(
+            primary=primary,
+            relayable=server.relayable_versions(),
+            backend_manifest=capabilities.manifest if capabilities else True,
+            advertised_address=server.advertised_address,
+            observer=self._observer,
+            limits=Limits(
+                handshake_seconds=relay.client_handshake_timeout,
+                idle_before_auth_seconds=relay.client_idle_before_auth_timeout,
+                max_message_bytes=relay.max_message_bytes,
+                max_message_bytes_before_auth=relay.max_message_bytes_before_auth,
+                max_pipelined=relay.max_pipelined_requests,
+            ),
         )
-        primary = self._server.backends[self._server.router.primary]
-        if primary.capabilities is None:
-            # Nothing is known of the primary (down at the last probe): ask it
-            # before offering versions, so the client cannot settle on one that
-            # the backend does not speak.
-            spawn(self._probe_then_listen(), f"probe-{self.id}")
-        else:
-            self._handshake = ServerHandshake(self._server.offered_versions())
-
-    async def _probe_then_listen(self) -> None:
-        await self._server.backends[self._server.router.primary].probe()
-        if self._closed:
-            return
-        self._handshake = ServerHandshake(self._server.offered_versions())
-        if self._early:
-            self._handshake.receive_data(bytes(self._early))
-            self._early.clear()
-            self._drive_handshake()
+        self._execute(self._session.start())
 
     def data_received(self, data: bytes) -> None:
-        if self._session is not None:
-            self._execute(self._session.client_data(data))
-        elif self._handshake is not None:
-            self._handshake.receive_data(data)
-            self._drive_handshake()
-        elif len(self._early) < 64:  # a handshake is 20 bytes; more is not waited for
-            self._early += data
+        session = self._session
+        if session is None:
+            return
+        self._execute(session.client_data(data))
+        self._account_buffer(session)
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -108,137 +139,137 @@ class ClientConnection(asyncio.Protocol):
         _CLIENT_OPEN.dec()
         self._closed = True
         self._server.release(self)
-        if self._timer is not None:
-            self._timer.cancel()
+        self._server.return_buffer(self._buffered)
+        self._buffered = 0
         if self._session is not None:
             self._execute(self._session.client_eof())
-        self._close_backend()
+        self._cancel_timer()
+        for side in self._links.values():
+            side.close()
+        self._links.clear()
 
     def pause_writing(self) -> None:
         # The client reads slower than the backend sends: stop reading the backend.
-        if self._backend is not None:
-            self._backend.pause_reading()
+        for side in self._links.values():
+            if side.transport is not None:
+                side.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self._backend is not None and not self._backend.is_closing():
-            self._backend.resume_reading()
+        for side in self._links.values():
+            if side.transport is not None and not side.transport.is_closing():
+                side.transport.resume_reading()
 
-    # --- handshake -------------------------------------------------------
-
-    def _drive_handshake(self) -> None:
-        assert self._handshake is not None and self._transport is not None
-        while True:
-            event = self._handshake.next_event()
-            if isinstance(event, NeedData):
-                return
-            if isinstance(event, SendBytes):
-                self._transport.write(event.data)
-            elif isinstance(event, HandshakeFailed):
-                log.warning("%sclient error (handshake): %s", self.prefix, event.reason)
-                metrics.ERRORS.labels(side="client", kind="handshake").inc()
-                if event.reply:
-                    self._transport.write(event.reply)
-                self._handshake = None
-                self._transport.close()
-                return
-            elif isinstance(event, Negotiated):
-                self._start_session(event)
-                return
-
-    def _handshake_timed_out(self) -> None:
-        if self._session is None and self._transport is not None:
-            log.warning("%sclient error (handshake): no handshake within the timeout", self.prefix)
-            metrics.ERRORS.labels(side="client", kind="timeout").inc()
-            self._transport.abort()
-
-    def _start_session(self, negotiated: Negotiated) -> None:
-        assert self._transport is not None
-        if self._timer is not None:
-            self._timer.cancel()
-        self._handshake = None
-        server = self._server
-        info = SessionInfo(self.id, self.peer)
-        backend = server.router.backend_for_session(info)
-        log.debug("%sBolt %d.%d via %s", self.prefix, *negotiated.version, backend)
-        self._session = ClientSession(
-            negotiated.version,
-            backend=backend,
-            advertised_address=server.advertised_address,
-            max_message_size=server.settings.relay.max_message_bytes,
-            log_prefix=self.prefix,
-        )
-        self._link_task = spawn(self._open_backend(backend, negotiated), f"link-{self.id}")
-        if negotiated.leftover:
-            self._execute(self._session.client_data(negotiated.leftover))
-
-    # --- backend link ----------------------------------------------------
-
-    async def _open_backend(self, name: str, negotiated: Negotiated) -> None:
-        assert self._session is not None
-        backend = self._server.backends[name]
-        try:
-            if backend.capabilities is None:
-                await backend.probe()
-            transport, protocol = await backend.open(negotiated.version)
-        except link.LinkError as exc:
-            if not self._closed:
-                self._execute(self._session.backend_unavailable(str(exc)))
+    def _account_buffer(self, session: ClientSession) -> None:
+        """Partly received messages count against what all connections may hold."""
+        held = session.buffered
+        if held == self._buffered:
             return
-        if self._closed or self._session.closed:
+        if not self._server.take_buffer(held - self._buffered):
+            self._observer.error(
+                "proxy", "memory", "the proxy holds too much partly received data; dropping"
+            )
+            self.close()
+            return
+        self._buffered = held
+
+    # --- backend links -----------------------------------------------------
+
+    async def _open_link(self, command: OpenLink, side: _LinkSide) -> None:
+        backend = self._server.backends[command.backend]
+        try:
+            transport, protocol, answer = await backend.open(command.proposals, command.manifest)
+        except link.LinkError as exc:
+            failure = (
+                LinkFailure.REFUSED
+                if isinstance(exc, link.HandshakeRefused)
+                else LinkFailure.UNREACHABLE
+            )
+            reason = f"{command.backend}: {exc}"
+            self._deliver(lambda s: s.link_failed(command.link, failure, reason))
+            return
+        if self._closed or command.link not in self._links:
             transport.close()
             return
         _BACKEND_OPEN.inc()
         transport.set_write_buffer_limits(high=self._server.settings.relay.high_water_bytes)
-        self._backend = transport
-        protocol.attach(self)
-        self._execute(self._session.backend_ready())
+        side.transport = transport
+        side.protocol = protocol
+        if isinstance(answer, BackendOffered):
+            self._deliver(lambda s: s.link_offered(command.link, answer.versions))
+        else:
+            self._deliver(lambda s: s.link_negotiated(command.link, answer.version))
+        if command.link in self._links and not self._closed:
+            protocol.attach(side)
 
-    def on_backend_data(self, data: bytes) -> None:
-        if self._session is not None:
-            self._execute(self._session.backend_data(data))
+    def link_data(self, link_id: int, data: bytes) -> None:
+        self._deliver(lambda s: s.link_data(link_id, data))
 
-    def on_backend_lost(self, exc: Exception | None) -> None:
-        if self._backend is not None:
-            _BACKEND_OPEN.dec()
-            self._backend = None
-        if self._session is not None:
-            reason = f"the backend connection was lost ({exc})" if exc else "the backend closed"
-            self._execute(self._session.backend_eof(reason))
+    def link_lost(self, link_id: int, reason: str) -> None:
+        self._links.pop(link_id, None)
+        self._deliver(lambda s: s.link_eof(link_id, reason))
 
-    def on_backend_pause(self, paused: bool) -> None:
+    def pause_client(self, paused: bool) -> None:
         # The backend reads slower than the client sends: stop reading the client.
-        if self._transport is None or self._transport.is_closing():
+        transport = self._transport
+        if transport is None or transport.is_closing() or paused == self._client_paused:
             return
-        if paused and not self._client_paused:
-            self._transport.pause_reading()
-        elif not paused and self._client_paused:
-            self._transport.resume_reading()
+        if paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
         self._client_paused = paused
+
+    def _deliver(self, event: Callable[[ClientSession], list[Command]]) -> None:
+        session = self._session
+        if session is not None and not self._closed:
+            self._execute(event(session))
 
     # --- commands ----------------------------------------------------------
 
     def _execute(self, commands: list[Command]) -> None:
         for command in commands:
-            if isinstance(command, SendToClient):
+            if isinstance(command, SendToLink):
+                side = self._links.get(command.link)
+                if side is not None and side.transport is not None:
+                    side.transport.write(command.data)
+            elif isinstance(command, SendToClient):
                 if self._transport is not None and not self._transport.is_closing():
                     self._transport.write(command.data)
-            elif isinstance(command, SendToBackend):
-                if self._backend is not None and not self._backend.is_closing():
-                    self._backend.write(command.data)
-            elif isinstance(command, CloseClient):
-                if self._transport is not None:
-                    self._transport.close()  # flushes what was written first
-            elif isinstance(command, CloseBackend):
-                self._close_backend()
+            elif isinstance(command, OpenLink):
+                side = _LinkSide(self, command.link)
+                self._links[command.link] = side
+                side.task = spawn(self._open_link(command, side), f"link-{self.id}-{command.link}")
+            elif isinstance(command, ChooseVersion):
+                side = self._links.get(command.link)
+                if side is not None and side.protocol is not None:
+                    side.protocol.choose(command.version)
+            elif isinstance(command, SetDeadline):
+                self._set_deadline(command)
+            elif isinstance(command, CloseLink):
+                side = self._links.pop(command.link, None)
+                if side is not None:
+                    side.close()
+            elif isinstance(command, CloseClient) and self._transport is not None:
+                self._transport.close()  # flushes what was written first
 
-    def _close_backend(self) -> None:
-        if self._link_task is not None and not self._link_task.done():
-            self._link_task.cancel()
-        if self._backend is not None:
-            self._backend.close()
+    def _set_deadline(self, command: SetDeadline) -> None:
+        self._cancel_timer()
+        if command.seconds is None:
+            return
+        waiting_for = command.waiting_for
+        self._timer = asyncio.get_running_loop().call_later(
+            command.seconds, lambda: self._deliver(lambda s: s.deadline_expired(waiting_for))
+        )
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def close(self) -> None:
-        """Shut this connection down (proxy shutdown)."""
+        """Shut this connection down (proxy shutdown, or over the buffer budget)."""
         if self._transport is not None:
             self._transport.close()
-        self._close_backend()
+        for side in self._links.values():
+            side.close()
+        self._links.clear()

@@ -2,9 +2,10 @@
 
 A backend may be unreachable, refuse, or accept the TCP connection and never
 answer the handshake (FalkorDB does this under connection churn). Every
-attempt is therefore bounded by the configured timeouts and retried a
-configured number of times before the session is told the backend is
-unavailable.
+attempt is bounded by the configured timeouts; a connection that fails before
+the backend answered is retried a configured number of times. Whatever ends an
+attempt (a timeout, a refusal, or the caller giving up and cancelling), the
+socket is closed before the error leaves this module.
 """
 
 from __future__ import annotations
@@ -16,17 +17,14 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from boltproxy.bolt.framing import NeedData
-from boltproxy.bolt.handshake import (
-    ClientHandshake,
-    HandshakeFailed,
-    Negotiated,
-    SendBytes,
-)
+from boltproxy.bolt.greeting import BackendGreeting, BackendOffered
+from boltproxy.bolt.handshake import HandshakeFailed, Negotiated, Proposal
 from boltproxy.bolt.messages import Version
 from boltproxy.config import BackendSettings
-from boltproxy.proxy.probe import Answer, Proposal
 
 log = logging.getLogger("boltproxy.link")
+
+Answer = BackendOffered | Negotiated
 
 
 class LinkOwner(Protocol):
@@ -38,7 +36,15 @@ class LinkOwner(Protocol):
 
 
 class LinkError(Exception):
-    """The backend could not be reached or refused the handshake."""
+    """The backend could not be used; the subclass says how far it got."""
+
+
+class BackendUnreachable(LinkError):
+    """No TCP (or TLS) connection, or it closed or stayed silent in the handshake."""
+
+
+class HandshakeRefused(LinkError):
+    """The backend answered the handshake with no version in common (or not as Bolt)."""
 
 
 def backend_ssl_context(settings: BackendSettings) -> ssl.SSLContext | None:
@@ -57,48 +63,51 @@ class BackendProtocol(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self._handshake: ClientHandshake | None = None
-        self._result: asyncio.Future[Negotiated] = asyncio.get_running_loop().create_future()
+        self._greeting: BackendGreeting | None = None
+        self._answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._owner: LinkOwner | None = None
         self._early: list[bytes] = []  # data that arrived before the owner attached
         self._lost = False
-        self.offered: tuple[Version, ...] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
 
-    def begin(self, handshake: ClientHandshake) -> asyncio.Future[Negotiated]:
+    def begin(self, greeting: BackendGreeting) -> asyncio.Future[Answer]:
         assert self.transport is not None
-        self._handshake = handshake
+        self._greeting = greeting
         # One write: FalkorDB mishandles a preamble split across TCP segments.
-        self.transport.write(handshake.initial_bytes())
-        return self._result
+        self.transport.write(greeting.initial_bytes())
+        return self._answer
+
+    def choose(self, version: Version) -> None:
+        """Pass the client's choice to a backend that answered with its manifest."""
+        assert self._greeting is not None and self.transport is not None
+        self.transport.write(self._greeting.choose(version))
+        leftover = self._greeting.leftover()
+        if leftover:
+            self._early.insert(0, leftover)
 
     def data_received(self, data: bytes) -> None:
         if self._owner is not None:
             self._owner.on_backend_data(data)
-        elif self._result.done():
+        elif self._answer.done():
             self._early.append(data)
-        elif self._handshake is not None:
-            self._handshake.receive_data(data)
-            self._drive_handshake()
+        elif self._greeting is not None:
+            self._greeting.receive_data(data)
+            self._drive_greeting()
 
-    def _drive_handshake(self) -> None:
-        assert self._handshake is not None and self.transport is not None
-        while not self._result.done():
-            event = self._handshake.next_event()
-            if isinstance(event, NeedData):
-                return
-            if isinstance(event, SendBytes):
-                self.transport.write(event.data)
-            elif isinstance(event, Negotiated):
-                self.offered = self._handshake.offered
-                if event.leftover:
-                    self._early.append(event.leftover)
-                self._result.set_result(event)
-            elif isinstance(event, HandshakeFailed):
-                self._result.set_exception(LinkError(f"handshake refused: {event.reason}"))
+    def _drive_greeting(self) -> None:
+        assert self._greeting is not None
+        event = self._greeting.next_event()
+        if isinstance(event, NeedData):
+            return
+        if isinstance(event, HandshakeFailed):
+            self._answer.set_exception(HandshakeRefused(event.reason))
+            return
+        if isinstance(event, Negotiated) and event.leftover:
+            self._early.append(event.leftover)
+        self._answer.set_result(event)
 
     def attach(self, owner: LinkOwner) -> None:
         self._owner = owner
@@ -110,8 +119,10 @@ class BackendProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        if not self._result.done():
-            self._result.set_exception(LinkError("connection closed during the handshake"))
+        if not self._answer.done():
+            self._answer.set_exception(
+                BackendUnreachable("the connection closed during the handshake")
+            )
         if self._owner is not None:
             self._owner.on_backend_lost(exc)
 
@@ -124,58 +135,55 @@ class BackendProtocol(asyncio.Protocol):
             self._owner.on_backend_pause(False)
 
 
-async def _attempt(
-    settings: BackendSettings, proposals: Sequence[Proposal], manifest: bool
-) -> tuple[asyncio.Transport, BackendProtocol, Negotiated]:
+async def _connect(settings: BackendSettings) -> tuple[asyncio.Transport, BackendProtocol]:
     loop = asyncio.get_running_loop()
     context = backend_ssl_context(settings)
     try:
-        transport, protocol = await asyncio.wait_for(
-            loop.create_connection(
+        async with asyncio.timeout(settings.connect_timeout):
+            transport, protocol = await loop.create_connection(
                 BackendProtocol,
                 settings.host,
                 settings.port,
                 ssl=context,
                 server_hostname=settings.host if context else None,
-            ),
-            settings.connect_timeout,
-        )
+            )
     except (OSError, TimeoutError, ssl.SSLError) as exc:
-        raise LinkError(f"cannot connect to {settings.address}: {_describe(exc)}") from None
+        reason = f"cannot connect to {settings.address}: {_describe(exc)}"
+        raise BackendUnreachable(reason) from None
+    return transport, protocol
+
+
+async def _attempt(
+    settings: BackendSettings, proposals: Sequence[Proposal], manifest: bool, within: float
+) -> tuple[asyncio.Transport, BackendProtocol, Answer]:
+    transport, protocol = await _connect(settings)
     try:
-        negotiated = await asyncio.wait_for(
-            protocol.begin(ClientHandshake(proposals, manifest=manifest)),
-            settings.handshake_timeout,
-        )
+        async with asyncio.timeout(within):
+            answer = await protocol.begin(BackendGreeting(proposals, manifest=manifest))
     except TimeoutError:
         transport.abort()
-        raise LinkError(
-            f"{settings.address} did not answer the Bolt handshake within "
-            f"{settings.handshake_timeout:g} s"
+        raise BackendUnreachable(
+            f"{settings.address} did not answer the Bolt handshake within {within:g} s"
         ) from None
-    except LinkError:
+    except BaseException:
+        # A refusal, or the caller gave up (cancelled): never leave the socket open.
         transport.abort()
         raise
-    return transport, protocol, negotiated
+    return transport, protocol, answer
 
 
 async def open_link(
-    settings: BackendSettings, version: Version, *, manifest: bool
-) -> tuple[asyncio.Transport, BackendProtocol]:
-    """Connect and negotiate exactly ``version``, retrying within the configured budget."""
+    settings: BackendSettings, proposals: Sequence[Proposal], *, manifest: bool
+) -> tuple[asyncio.Transport, BackendProtocol, Answer]:
+    """Connect and negotiate, retrying a backend that did not answer."""
     last: LinkError | None = None
     for attempt in range(settings.connect_attempts):
         try:
-            transport, protocol, negotiated = await _attempt(settings, [(version, 0)], manifest)
-        except LinkError as exc:
+            return await _attempt(settings, proposals, manifest, settings.handshake_timeout)
+        except BackendUnreachable as exc:
             last = exc
             if attempt + 1 < settings.connect_attempts:
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
-            continue
-        if negotiated.version != version:
-            transport.abort()
-            raise LinkError(f"{settings.address} chose Bolt {negotiated.version}, not {version}")
-        return transport, protocol
     assert last is not None
     raise last
 
@@ -183,17 +191,17 @@ async def open_link(
 async def probe_attempt(
     settings: BackendSettings, proposals: Sequence[Proposal], manifest: bool
 ) -> Answer:
-    """One probing connection (see :mod:`boltproxy.proxy.probe`)."""
-    try:
-        transport, protocol, negotiated = await _attempt(settings, proposals, manifest)
-    except LinkError as exc:
-        refused = "refused" in str(exc)
-        return Answer(refused=refused)
+    """One probing connection (see :mod:`boltproxy.proxy.probe`); closed at once."""
+    transport, _protocol, answer = await _attempt(
+        settings, proposals, manifest, settings.probe_timeout
+    )
     transport.close()
-    return Answer(version=negotiated.version, offered=protocol.offered)
+    return answer
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
-    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -25,7 +25,7 @@ class Answer:
     version: Version | None = None  # the version the server chose
     offered: tuple[Version, ...] | None = None  # a manifest reply's full list
     refused: bool = False  # the server said no (00 00 00 00)
-    # neither set: no answer at all (timeout, closed): not a refusal
+    error: str | None = None  # why there was no answer at all (not a refusal)
 
 
 Attempt = Callable[[Sequence[Proposal], bool], Awaitable[Answer]]
@@ -56,14 +56,14 @@ async def probe_versions(attempt: Attempt, *, retries: int = 3) -> Capabilities:
             answer = await attempt(proposals, manifest)
             if answer.version is not None or answer.refused or answer.offered is not None:
                 return answer
-        return Answer()
+        return answer
 
     everything = proposals_for(known)
     first = await ask(everything, True)
     if first.offered is not None:
         return Capabilities(frozenset(first.offered) & known, manifest=True)
     if first.version is None and not first.refused:
-        raise ProbeFailed("no answer to the Bolt handshake")
+        raise ProbeFailed(first.error or "no answer to the Bolt handshake")
 
     versions: set[Version] = set()
     if first.version is not None:

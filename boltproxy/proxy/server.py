@@ -7,20 +7,15 @@ import logging
 import ssl
 from typing import Any
 
-from boltproxy.bolt.handshake import KNOWN_VERSIONS
 from boltproxy.bolt.messages import Version
-from boltproxy.config import Settings
+from boltproxy.config import BackendName, Settings
 from boltproxy.control.admin import AdminServer, start_admin
 from boltproxy.control.routing import Router
-from boltproxy.proxy.backends import Backend, offered_versions
+from boltproxy.proxy.backends import Backend
 from boltproxy.proxy.connection import ClientConnection
 from boltproxy.tasks import spawn
 
 log = logging.getLogger("boltproxy.server")
-
-# Backends that are down are asked again this often, so the versions offered
-# to clients follow a backend that comes back or is upgraded.
-RECHECK_SECONDS = 10.0
 
 
 def client_ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -36,7 +31,7 @@ class ProxyServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router.from_settings(settings)
-        self.backends: dict[str, Backend] = {
+        self.backends: dict[BackendName, Backend] = {
             name: Backend(name, cfg) for name, cfg in settings.backends.items()
         }
         self.port = 0
@@ -44,12 +39,13 @@ class ProxyServer:
         self._server: asyncio.Server | None = None
         self._admin: AdminServer | None = None
         self._connections: set[ClientConnection] = set()
+        self._buffered = 0  # bytes of partly received client messages, all connections
         self._recheck: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.gather(*(backend.probe() for backend in self.backends.values()))
+        await self._check_backends()
         listen = self.settings.listen
         self._server = await asyncio.get_running_loop().create_server(
             lambda: ClientConnection(self),
@@ -72,7 +68,7 @@ class ProxyServer:
             self.port,
             self.advertised_address,
             self.router.primary,
-            ", ".join(f"{a}.{b}" for a, b in sorted(self.offered_versions(), reverse=True)),
+            ", ".join(f"{a}.{b}" for a, b in sorted(self.relayable_versions(), reverse=True)),
         )
 
     @property
@@ -92,19 +88,23 @@ class ProxyServer:
             await self._admin.close()
 
     async def _recheck_loop(self) -> None:
+        # Every backend, up or not: health and the versions offered to clients
+        # follow a backend that dies, comes back or is upgraded.
         while True:
-            await asyncio.sleep(RECHECK_SECONDS)
-            for backend in self.backends.values():
-                if not backend.up:
-                    await backend.probe()
+            await asyncio.sleep(self.settings.relay.health_check_interval)
+            await self._check_backends()
+
+    async def _check_backends(self) -> None:
+        await asyncio.gather(*(self.backends[name].probe() for name in self.router.watched()))
 
     # --- what connections ask ---------------------------------------------
 
-    def offered_versions(self) -> frozenset[Version]:
-        ordered = [self.backends[self.router.primary]] + [
-            backend for name, backend in self.backends.items() if name != self.router.primary
-        ]
-        return offered_versions(ordered, KNOWN_VERSIONS)
+    def relayable_versions(self) -> frozenset[Version]:
+        known: dict[BackendName, frozenset[Version] | None] = {
+            name: backend.capabilities.versions if backend.capabilities else None
+            for name, backend in self.backends.items()
+        }
+        return self.router.relayable_versions(known)
 
     def admit(self, connection: ClientConnection) -> bool:
         if len(self._connections) >= self.settings.listen.max_connections:
@@ -115,10 +115,19 @@ class ProxyServer:
     def release(self, connection: ClientConnection) -> None:
         self._connections.discard(connection)
 
+    def take_buffer(self, size: int) -> bool:
+        """Account ``size`` more bytes held (negative: released); False past the budget."""
+        if size > 0 and self._buffered + size > self.settings.relay.max_buffered_bytes:
+            return False
+        self._buffered += size
+        return True
+
+    def return_buffer(self, size: int) -> None:
+        self._buffered -= size
+
     async def health(self) -> dict[str, Any]:
+        """Answered at once from the background checks, never by probing here."""
         primary = self.backends[self.router.primary]
-        if not primary.up:
-            await primary.probe()
         return {
             "status": "ok" if primary.up else "unavailable",
             "primary": self.router.primary,

@@ -1,98 +1,64 @@
 """One client connection's relay logic, with no sockets: events in, commands out.
 
 The asyncio side (:mod:`boltproxy.proxy.connection`) feeds bytes and link
-events in and carries out the commands that come back. Keeping the logic here,
-free of I/O, lets tests play whole conversations as scripts.
+events in and carries out the commands that come back, so whole conversations
+can be played as scripts in tests.
 
-What the session does on the relay path:
+A session is one client connection over one or more backend links. Each link
+has its own framing, scanner and role; commands name the link they are for.
+Today a session opens one link, the primary, which :mod:`boltproxy.control`
+chooses; mirror links and moving the primary role follow the same shape.
+
+What the session does:
+- the handshake: reads the client's proposals, has the primary link negotiate
+  with its backend, and answers the client only with what the backend agreed
+  to, so a driver's deadlines and refusals work as they do directly;
 - client → backend: cuts the stream into messages, checks each one (known
-  request for the version, well-formed PackStream, legal in the state), keeps
-  what re-authentication will need, and forwards the bytes it received;
+  request for the version, well-formed PackStream, legal in the state, within
+  the size and pipelining limits), keeps what re-authentication will need, and
+  forwards the bytes it received; keep-alives stay between client and proxy;
 - backend → client: walks chunk headers to find message ends, counts RECORDs
-  without decoding them, decodes only summaries (to follow the state machine)
-  and forwards the received bytes cut at message ends, so that the proxy can
-  always answer with a clean FAILURE when the backend fails;
-- rewrites the few answers that would reveal a backend's address: ROUTE, the
-  routing-table procedures and ``advertised_address`` in HELLO/LOGON replies.
+  without decoding them, decodes only summaries it must follow and forwards
+  the received bytes; it holds a message back only while it may have to
+  rewrite it (ROUTE, the routing-table procedures and ``advertised_address``,
+  which would otherwise reveal a backend's address);
+- failure: when a backend is lost the client connection is closed, as a
+  driver would see it directly; a request is never answered with an invented
+  error that a driver would retry.
 """
 
 from __future__ import annotations
 
-import logging
+import enum
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from boltproxy import metrics
 from boltproxy.bolt import messages
+from boltproxy.bolt.errors import BoltError, PipelineLimitExceeded
 from boltproxy.bolt.framing import FramingError, Message, MessageReader, NeedData, chunk
+from boltproxy.bolt.greeting import ClientGreeting, ClientProposed
+from boltproxy.bolt.handshake import HandshakeFailed, Negotiated, Proposal, SendBytes
 from boltproxy.bolt.messages import MessageError, Tag, Version
 from boltproxy.bolt.packstream import PackStreamError
 from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner, ScanError, ScannedMessage
-from boltproxy.bolt.states import Completed, Conversation, Outcome, ProtocolViolation
+from boltproxy.bolt.states import Completed, Conversation, Outcome, ProtocolViolation, ServerState
+from boltproxy.config import BackendName
+from boltproxy.proxy.observer import SessionObserver
 
-log = logging.getLogger("boltproxy.session")
-
-NOOP = b"\x00\x00"
 ROUTING_ROLES = ("WRITE", "READ", "ROUTE")
 # Drivers before ROUTE (and some tools) ask for a routing table through these.
 _ROUTING_PROCEDURE = re.compile(
     r"^\s*CALL\s+dbms\.(?:cluster\.)?routing\.getRoutingTable\s*\(", re.IGNORECASE
 )
-_TAG_NAMES = {int(tag): tag.name for tag in Tag}
 # Replies decoded in full: the ones the proxy reads or rewrites. Other SUCCESS
 # metadata is never decoded on the relay path.
 _DECODED_REPLIES = frozenset({Tag.HELLO, Tag.LOGON, Tag.ROUTE})
-_HAS_MORE = b"\x88has_more\xc3"
-
-
-def _message_counters(direction: str) -> dict[int, Any]:
-    # Resolved once: a labels() lookup per message would cost more than the relay.
-    return {
-        tag: metrics.MESSAGES.labels(direction=direction, type=name)
-        for tag, name in _TAG_NAMES.items()
-    }
-
-
-_CLIENT_MESSAGES = _message_counters("client_to_server")
-_SERVER_MESSAGES = _message_counters("server_to_client")
-_BYTES_IN = metrics.BYTES.labels(direction="client_to_server")
-_BYTES_OUT = metrics.BYTES.labels(direction="server_to_client")
+_SUMMARY_TAGS = frozenset({Tag.SUCCESS, Tag.FAILURE, Tag.IGNORED})
 FLUSH_SECONDS = 1.0
-
-
-class _Tally:
-    """Relay counts, handed to Prometheus at most once a second.
-
-    A Prometheus increment takes a lock; several per query would cost more
-    than the rest of the relay's bookkeeping.
-    """
-
-    __slots__ = ("bytes_in", "bytes_out", "client", "due", "server")
-
-    def __init__(self, now: float) -> None:
-        self.client: dict[int, int] = {}
-        self.server: dict[int, int] = {}
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.due = now + FLUSH_SECONDS
-
-    def flush(self, now: float) -> None:
-        for counts, counters in ((self.client, _CLIENT_MESSAGES), (self.server, _SERVER_MESSAGES)):
-            for tag, count in counts.items():
-                counter = counters.get(tag)
-                if counter is not None:
-                    counter.inc(count)
-            counts.clear()
-        if self.bytes_in:
-            _BYTES_IN.inc(self.bytes_in)
-        if self.bytes_out:
-            _BYTES_OUT.inc(self.bytes_out)
-        self.bytes_in = self.bytes_out = 0
-        self.due = now + FLUSH_SECONDS
 
 
 # --- commands ---------------------------------------------------------------
@@ -104,11 +70,6 @@ class SendToClient:
 
 
 @dataclass(slots=True)
-class SendToBackend:
-    data: bytes | memoryview
-
-
-@dataclass(slots=True)
 class CloseClient:
     """Close the client connection once what was sent has been flushed."""
 
@@ -116,18 +77,83 @@ class CloseClient:
 
 
 @dataclass(slots=True)
-class CloseBackend:
+class OpenLink:
+    """Connect to ``backend`` and start its handshake with these proposals."""
+
+    link: int
+    backend: BackendName
+    proposals: list[Proposal]
+    manifest: bool
+
+
+@dataclass(slots=True)
+class ChooseVersion:
+    """Tell a manifest backend the version the client chose."""
+
+    link: int
+    version: Version
+
+
+@dataclass(slots=True)
+class SendToLink:
+    link: int
+    data: bytes | memoryview
+
+
+@dataclass(slots=True)
+class CloseLink:
+    link: int
     reason: str
 
 
-Command = SendToClient | SendToBackend | CloseClient | CloseBackend
+@dataclass(slots=True)
+class SetDeadline:
+    """Arm (or, with ``seconds`` None, disarm) the session's one timer.
+
+    ``waiting_for`` names what the session waits for, so that an expiry is
+    logged against the side that was slow.
+    """
+
+    seconds: float | None
+    waiting_for: str
+
+
+Command = (
+    SendToClient | CloseClient | OpenLink | ChooseVersion | SendToLink | CloseLink | SetDeadline
+)
+
+
+class LinkRole(enum.Enum):
+    PRIMARY = "primary"
+    MIRROR = "mirror"
+
+
+class LinkFailure(enum.Enum):
+    """Why a link could not be opened."""
+
+    UNREACHABLE = "unreachable"  # no TCP/TLS connection, or closed or silent in the handshake
+    REFUSED = "refused"  # the backend has no Bolt version in common
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may make the proxy hold or do."""
+
+    # How long a client may take to send its handshake, and then its first message.
+    handshake_seconds: float = 10.0
+    # Until it has logged in, a client that sends nothing for this long is dropped.
+    idle_before_auth_seconds: float = 30.0
+    max_message_bytes: int = 16 << 20
+    max_message_bytes_before_auth: int = 1 << 20
+    # Requests sent ahead of their answers: drivers pipeline a handful.
+    max_pipelined: int = 1000
 
 
 class HeldAuth:
     """The client's HELLO and LOGON as received, kept in memory only.
 
-    A later traffic-control step replays them to log the same client in on
-    another backend. ``repr`` never shows the contents: they carry credentials.
+    Replayed to log the same client in on another backend link. ``repr`` never
+    shows the contents: they carry credentials.
     """
 
     __slots__ = ("hello", "logon")
@@ -140,249 +166,445 @@ class HeldAuth:
         return f"HeldAuth(hello={self.hello is not None}, logon={self.logon is not None})"
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why the proxy ends a session with a FAILURE of its own."""
+class _Tally:
+    """Relay counts, handed to the observer at most once a second (metrics take locks)."""
 
-    side: str  # "client" (bad input) or "primary" (the backend broke)
-    kind: str  # short class for metrics and the log line
-    code: str
-    message: str
-    gql_status: str | None = None
+    __slots__ = ("bytes_in", "bytes_out", "client", "due", "server")
+
+    def __init__(self, now: float) -> None:
+        self.client: dict[int, int] = {}
+        self.server: dict[int, int] = {}
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.due = now + FLUSH_SECONDS
+
+    def flush(self, observer: SessionObserver, now: float) -> None:
+        if self.client or self.server or self.bytes_in or self.bytes_out:
+            observer.traffic(self.client, self.server, self.bytes_in, self.bytes_out)
+        self.client = {}
+        self.server = {}
+        self.bytes_in = self.bytes_out = 0
+        self.due = now + FLUSH_SECONDS
+
+
+class _Link:
+    """One backend connection of the session."""
+
+    __slots__ = ("backend", "held", "id", "ready", "role", "scanner")
+
+    def __init__(
+        self, link_id: int, backend: BackendName, role: LinkRole, max_message: int
+    ) -> None:
+        self.id = link_id
+        self.backend = backend
+        self.role = role
+        self.ready = False
+        self.scanner = ResponseScanner(max_message)
+        # Received bytes not yet forwarded: only a message that may be rewritten.
+        self.held = bytearray()
 
 
 class ClientSession:
-    """The relay state of one client connection, after the Bolt handshake."""
+    """The relay state of one client connection, from the first handshake byte."""
 
     def __init__(
         self,
-        version: Version,
         *,
-        backend: str,
+        primary: BackendName,
+        relayable: Collection[Version],
+        backend_manifest: bool,
         advertised_address: str,
-        max_message_size: int,
-        log_prefix: str = "",
+        observer: SessionObserver,
+        limits: Limits = Limits(),
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.version = version
-        self.backend = backend
         self.auth = HeldAuth()
-        self.conversation = Conversation(version)
+        self.version: Version | None = None
+        self.conversation: Conversation | None = None
+        self.server_agent: str | None = None
+        self._greeting: ClientGreeting | None = ClientGreeting(relayable)
+        self._backend_manifest = backend_manifest
+        self._primary_name = primary
         self._advertised = advertised_address
-        self._reader = MessageReader(max_message_size)
-        self._scanner = ResponseScanner()
+        self._observer = observer
+        self._limits = limits
         self._clock = clock
-        self._prefix = log_prefix
-        self._backend_ready = False
-        self._backend_gone: Refusal | None = None
-        self._unsent = bytearray()  # client bytes waiting for the backend link
-        self._max_unsent = max_message_size
-        self._held = b""  # backend bytes after the last complete message
-        self._refusal: Refusal | None = None  # end the session once pending answers are in
+        self._links: dict[int, _Link] = {}
+        self._next_link = 1
+        self._primary: _Link | None = None
+        self._reader: MessageReader | None = None
+        self._authenticated = False
+        self._refusal: ClientRefusal | None = None  # end once pending answers are in
+        self._goodbye = False
         self._closed = False
         # Per pending RUN: is it a routing-table procedure call (rewrite its records)?
         self._run_is_routing: deque[bool] = deque()
         self._routing_result_open = False
         self._run_started: deque[float] = deque()
         self._stream_started: deque[float] = deque()
-        self._latency = metrics.QUERY_LATENCY.labels(backend=backend)
-        self.server_agent: str | None = None
         self._tally = _Tally(clock())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def buffered(self) -> int:
+        """Client bytes held that do not make a complete message yet."""
+        if self._greeting is not None:
+            return self._greeting.buffered
+        return self._reader.buffered if self._reader is not None else 0
+
+    def start(self) -> list[Command]:
+        """The client connected: it has this long to send its handshake."""
+        return [SetDeadline(self._limits.handshake_seconds, "the client's handshake")]
 
     # --- events from the client ------------------------------------------
 
     def client_data(self, data: bytes) -> list[Command]:
-        if self._closed or self._refusal is not None:
-            return []  # the session is ending; what the client sends now is dropped
+        if self._closed or self._goodbye or self._refusal is not None:
+            return []  # the session is ending: what the client sends now is dropped
         self._tally.bytes_in += len(data)
-        self._reader.receive_data(data)
+        if self._greeting is not None:
+            return self._greet(data)
+        return self._client_messages(data)
+
+    def client_eof(self) -> list[Command]:
+        if self._closed:
+            return []
+        if self._reader is not None and self._reader.buffered:
+            self._observer.error("client", "truncated", "connection closed inside a message")
+        return self._close_all("the client closed the connection", tell_client=False)
+
+    def deadline_expired(self, waiting_for: str) -> list[Command]:
+        if self._closed:
+            return []
+        self._observer.error("client", "timeout", f"gave up waiting for {waiting_for}")
+        return self._close_all(f"timed out waiting for {waiting_for}")
+
+    # --- events from backend links ---------------------------------------
+
+    def link_offered(self, link_id: int, versions: Collection[Version]) -> list[Command]:
+        """A manifest backend listed its versions: the client may now choose."""
+        if self._closed or self._greeting is None:
+            return []
+        self._greeting.backend_offers(versions)
+        return self._drive_greeting()
+
+    def link_negotiated(self, link_id: int, version: Version) -> list[Command]:
+        """A legacy backend agreed on ``version`` (the link is ready)."""
+        if self._closed or self._greeting is None:
+            return []
+        self._links[link_id].ready = True
+        self._greeting.backend_chose(version)
+        return self._drive_greeting()
+
+    def link_failed(self, link_id: int, failure: LinkFailure, reason: str) -> list[Command]:
+        """The link could not be opened."""
+        if self._closed:
+            return []
+        link = self._links.pop(link_id, None)
+        if link is None:
+            return []
+        self._observer.error(link.role.value, failure.value, reason)
+        if failure is LinkFailure.REFUSED and self._greeting is not None:
+            self._greeting.backend_refused()
+            return self._drive_greeting()
+        # Directly, the driver would have failed to connect: it sees the same
+        # dead connection, which it treats as the server being unavailable.
+        return self._close_all(reason)
+
+    def link_data(self, link_id: int, data: bytes) -> list[Command]:
+        link = self._links.get(link_id)
+        if self._closed or link is None:
+            return []
+        self._tally.bytes_out += len(data)
+        try:
+            out = self._relay_backend(link, data)
+        except ScanError as exc:
+            return self._backend_broke(link, "framing", f"the backend broke Bolt framing: {exc}")
+        except (MessageError, PackStreamError, ProtocolViolation) as exc:
+            return self._backend_broke(link, "protocol", f"unexpected answer: {exc}")
+        now = self._clock()
+        if now >= self._tally.due:
+            self._tally.flush(self._observer, now)
+        return out
+
+    def link_eof(self, link_id: int, reason: str) -> list[Command]:
+        link = self._links.pop(link_id, None)
+        if self._closed or link is None:
+            return []
+        conversation = self.conversation
+        if self._goodbye:
+            return self._close_all("GOODBYE")
+        if self._refusal is not None:
+            return self._end_with_refusal()
+        if conversation is not None and conversation.state is ServerState.DEFUNCT:
+            # The backend hangs up after a failed login (or a fatal failure the
+            # client has already been shown): nothing more is owed.
+            return self._close_all(reason)
+        if conversation is not None and conversation.pending:
+            self._observer.error(link.role.value, "closed", f"{reason} with requests pending")
+        else:
+            self._observer.notice(f"{link.role.value} {link.backend}: {reason}")
+        return self._close_all(reason)
+
+    # --- handshake -------------------------------------------------------
+
+    def _greet(self, data: bytes) -> list[Command]:
+        greeting = self._greeting
+        assert greeting is not None
+        greeting.receive_data(data)
+        if greeting.buffered > self._limits.max_message_bytes_before_auth:
+            self._observer.error("client", "oversize", "too much data during the handshake")
+            return self._close_all("too much data during the handshake")
+        return self._drive_greeting()
+
+    def _drive_greeting(self) -> list[Command]:
+        greeting = self._greeting
+        commands: list[Command] = []
+        while greeting is not None:
+            event = greeting.next_event()
+            if isinstance(event, NeedData):
+                break
+            if isinstance(event, ClientProposed):
+                commands += self._open_primary(event)
+            elif isinstance(event, SendBytes):
+                commands.append(SendToClient(event.data))
+                deadline = self._limits.handshake_seconds
+                commands.append(SetDeadline(deadline, "the client's first message"))
+            elif isinstance(event, HandshakeFailed):
+                self._observer.error("client", "handshake", event.reason)
+                if event.reply:
+                    commands.append(SendToClient(event.reply))
+                return commands + self._close_all(event.reason)
+            else:
+                commands += self._negotiated(event)
+                break
+        return commands
+
+    def _open_primary(self, proposed: ClientProposed) -> list[Command]:
+        manifest = proposed.manifest and self._backend_manifest
+        link = self._add_link(self._primary_name, LinkRole.PRIMARY)
+        self._primary = link
+        proposals = proposed.backend_proposals(3 if manifest else 4)
+        # From here the wait is for the backend; the link's own timeouts bound it
+        # and a driver's deadline still applies, as it would directly.
+        return [
+            SetDeadline(None, "the backend"),
+            OpenLink(link.id, link.backend, proposals, manifest),
+        ]
+
+    def _add_link(self, backend: BackendName, role: LinkRole) -> _Link:
+        link = _Link(self._next_link, backend, role, self._limits.max_message_bytes)
+        self._links[link.id] = link
+        self._next_link += 1
+        return link
+
+    def _negotiated(self, negotiated: Negotiated) -> list[Command]:
+        self._greeting = None
+        self.version = negotiated.version
+        self.conversation = Conversation(
+            negotiated.version, max_pending=self._limits.max_pipelined
+        )
+        self._reader = MessageReader(self._limits.max_message_bytes_before_auth)
+        commands: list[Command] = []
+        primary = self._primary
+        assert primary is not None
+        if not primary.ready:  # a manifest backend waits for the client's choice
+            primary.ready = True
+            commands.append(ChooseVersion(primary.id, negotiated.version))
+        if negotiated.leftover:
+            commands += self._client_messages(negotiated.leftover, counted=False)
+        return commands
+
+    # --- client messages -------------------------------------------------
+
+    def _client_messages(self, data: bytes, *, counted: bool = True) -> list[Command]:
+        reader = self._reader
+        primary = self._primary
+        assert reader is not None and primary is not None
+        reader.receive_data(data)
         out = bytearray()
         commands: list[Command] = []
         while True:
             try:
-                event = self._reader.next_event()
+                event = reader.next_event()
             except FramingError as exc:
-                self._refuse_client("framing", messages.INVALID_FORMAT, str(exc))
+                self._refuse_client("framing", exc)
                 break
             if isinstance(event, NeedData):
                 break
             if not isinstance(event, Message):
-                out += NOOP  # a keep-alive: pass it on
-                continue
-            if self._backend_gone is not None:
-                # The backend is unavailable: the first request gets the answer.
-                return [*self._send_backend(out), *self._end_with(self._backend_gone)]
+                continue  # a keep-alive: between the client and the proxy only
             tag = self._accept_request(event)
             if tag is None:
                 break
             out += event.raw
             if tag == Tag.GOODBYE:
-                commands += self._send_backend(out)
-                self._mark_closed()
-                return [*commands, CloseBackend("client said GOODBYE"), CloseClient("GOODBYE")]
-        commands += self._send_backend(out)
-        commands += self._maybe_end()
-        return commands
+                self._goodbye = True
+                break
+        if out:
+            commands.append(SendToLink(primary.id, bytes(out)))
+            if not self._authenticated:
+                # Until it has logged in, a client must keep talking: one that
+                # goes quiet (or stops inside a message) would hold a backend link.
+                commands.append(
+                    SetDeadline(self._limits.idle_before_auth_seconds, "the client to log in")
+                )
+        if self._goodbye and not self._pending():
+            return commands + self._close_all("GOODBYE")
+        return commands + self._maybe_refuse()
+
+    def _pending(self) -> int:
+        """Requests still owed an answer (GOODBYE gets none)."""
+        pending = self.conversation.pending if self.conversation is not None else 0
+        return pending - 1 if self._goodbye else pending
 
     def _accept_request(self, message: Message) -> int | None:
         """Check one client message and return its tag; None when the session must end."""
+        conversation = self.conversation
+        assert conversation is not None and self.version is not None
         try:
             tag = messages.check_request(message.payload, self.version)
         except (MessageError, PackStreamError) as exc:
-            self._refuse_client("malformed", messages.INVALID_FORMAT, str(exc))
+            self._refuse_client("malformed", exc)
             return None
         try:
-            self.conversation.on_request(tag)
-        except ProtocolViolation as exc:
-            self._refuse_client("protocol", messages.PROTOCOL_VIOLATION, str(exc))
+            conversation.on_request(tag)
+        except PipelineLimitExceeded as exc:
+            self._refuse_client("pipelining", exc)
             return None
-        client_counts = self._tally.client
-        client_counts[tag] = client_counts.get(tag, 0) + 1
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%sC: %s", self._prefix, _TAG_NAMES.get(tag, hex(tag)))
-        if tag == Tag.HELLO:
-            self.auth.hello = message.raw
-        elif tag == Tag.LOGON:
-            self.auth.logon = message.raw
-        elif tag == Tag.LOGOFF:
-            self.auth.logon = None
-        elif tag == Tag.RUN:
+        except ProtocolViolation as exc:
+            self._refuse_client("protocol", exc)
+            return None
+        counts = self._tally.client
+        counts[tag] = counts.get(tag, 0) + 1
+        if self._observer.debugging:
+            self._observer.debug("C", tag)
+        if tag == Tag.RUN:
             routing = bool(_ROUTING_PROCEDURE.match(messages.peek_run_query(message.payload)))
             self._run_is_routing.append(routing)
             self._run_started.append(self._clock())
             if routing:
                 # Its rows may arrive in the same read as its RUN's SUCCESS:
                 # the scanner must hand records over from now on.
-                self._scanner.collect_records(True)
+                self._collect_routing_records(True)
+        elif tag == Tag.HELLO:
+            self.auth.hello = message.raw
+        elif tag == Tag.LOGON:
+            self.auth.logon = message.raw
+        elif tag == Tag.LOGOFF:
+            self.auth.logon = None
         return tag
 
-    def client_eof(self) -> list[Command]:
-        if self._closed:
-            return []
-        self._mark_closed()
-        if self._reader.buffered:
-            self._log_refusal("client", "truncated", "connection closed in the middle of a message")
-        return [CloseBackend("client closed the connection")]
+    # --- backend messages ------------------------------------------------
 
-    # --- events from the backend link ------------------------------------
-
-    def backend_ready(self) -> list[Command]:
-        """The backend link is connected and speaks this session's version."""
-        self._backend_ready = True
-        metrics.BACKEND_UP.labels(backend=self.backend).set(1)
-        if not self._unsent:
-            return []
-        data, self._unsent = bytes(self._unsent), bytearray()
-        return [SendToBackend(data)]
-
-    def backend_unavailable(self, reason: str) -> list[Command]:
-        """The backend could not be reached within the configured timeouts."""
-        metrics.BACKEND_UP.labels(backend=self.backend).set(0)
-        self._unsent.clear()
-        self._backend_gone = Refusal(
-            "primary",
-            "unreachable",
-            messages.DATABASE_UNAVAILABLE,
-            f"boltproxy: the {self.backend} backend is unavailable ({reason})",
-            messages.DATABASE_UNAVAILABLE_GQL,
-        )
-        if self.conversation.pending or self._refusal is not None:
-            return self._end_with(self._backend_gone)
-        return []
-
-    def backend_data(self, data: bytes) -> list[Command]:
-        if self._closed:
-            return []
-        self._tally.bytes_out += len(data)
-        scanner = self._scanner
-        try:
-            scanner.feed(data)
-        except ScanError as exc:
-            return self._backend_broke("framing", f"the backend broke Bolt framing: {exc}")
-        buf = self._held + data if self._held else data
-        base = scanner.offset - len(buf)
-        parts: list[bytes | memoryview] = []
-        cursor = 0
-        view = memoryview(buf)
-        ending: list[Command] = []
+    def _relay_backend(self, link: _Link, data: bytes) -> list[Command]:
+        scanner = link.scanner
+        scanner.feed(data)
+        was_authenticated = self._authenticated
         found, scanner.messages = scanner.messages, []
-        for found_message in found:
-            try:
-                replacement = self._on_backend_message(found_message)
-            except (MessageError, PackStreamError, ProtocolViolation) as exc:
-                return self._backend_broke("protocol", f"unexpected answer from the backend: {exc}")
-            if replacement is not None:
-                parts.append(view[cursor : found_message.start - base])
-                parts.append(replacement)
-                cursor = found_message.end - base
         if scanner.records:
-            server_counts = self._tally.server
-            server_counts[RECORD_TAG] = server_counts.get(RECORD_TAG, 0) + scanner.records
+            counts = self._tally.server
+            counts[RECORD_TAG] = counts.get(RECORD_TAG, 0) + scanner.records
             scanner.records = 0
-        boundary = scanner.last_boundary - base
-        parts.append(view[cursor:boundary])
-        self._held = bytes(view[boundary:]) if boundary < len(buf) else b""
-        if self._refusal is not None and not self.conversation.pending:
-            ending = self._end_with(self._refusal)
-        payload: bytes | memoryview = parts[0] if len(parts) == 1 else b"".join(parts)
-        commands: list[Command] = [SendToClient(payload)] if len(payload) else []
-        now = self._clock()
-        if now >= self._tally.due:
-            self._tally.flush(now)
-        return commands + ending
+        replacements: list[tuple[ScannedMessage, bytes]] = []
+        for message in found:
+            replacement = self._on_backend_message(message)
+            if replacement is not None:
+                replacements.append((message, replacement))
+        commands: list[Command] = []
+        if self._authenticated and not was_authenticated:
+            commands.append(SetDeadline(None, "nothing"))
+        payload = self._forwardable(link, data, replacements)
+        if payload:
+            commands.append(SendToClient(payload))
+        if self._goodbye and not self._pending():
+            return commands + self._close_all("GOODBYE")
+        if self._refusal is not None and not self._pending() and scanner.at_boundary:
+            commands += self._end_with_refusal()
+        return commands
 
-    def backend_eof(self, reason: str = "the backend closed the connection") -> list[Command]:
-        if self._closed:
-            return []
-        metrics.BACKEND_UP.labels(backend=self.backend).set(0)
-        if not self.conversation.pending:
-            # Nothing is owed to the client; Neo4j closing an idle connection
-            # looks the same to a driver.
-            self._mark_closed()
-            metrics.ERRORS.labels(side="primary", kind="closed").inc()
-            return [CloseClient(reason)]
-        return self._backend_broke("closed", reason)
+    def _forwardable(
+        self, link: _Link, data: bytes, replacements: list[tuple[ScannedMessage, bytes]]
+    ) -> bytes | memoryview:
+        """The bytes to send the client now, with rewritten messages swapped in.
 
-    # --- internals -------------------------------------------------------
+        The fast path forwards ``data`` as received. Bytes are held back only
+        while a message that may be rewritten could be among them.
+        """
+        scanner = link.scanner
+        hold_tail = self._may_rewrite()
+        if not link.held and not replacements and not hold_tail:
+            return data
+        held = link.held
+        held += data
+        base = scanner.offset - len(held)  # absolute offset of held[0]
+        end = scanner.last_boundary - base if hold_tail else len(held)
+        parts: list[bytes] = []
+        cursor = 0
+        for message, replacement in replacements:
+            parts.append(bytes(held[cursor : message.start - base]))
+            parts.append(replacement)
+            cursor = message.end - base
+        parts.append(bytes(held[cursor:end]))
+        del held[:end]
+        return b"".join(parts)
+
+    def _may_rewrite(self) -> bool:
+        """Could a message now arriving be one the proxy rewrites?"""
+        conversation = self.conversation
+        if conversation is None:
+            return False
+        return (
+            conversation.next_request in _DECODED_REPLIES
+            or self._routing_result_open
+            or any(self._run_is_routing)
+            or not self._authenticated
+        )
 
     def _on_backend_message(self, found: ScannedMessage) -> bytes | None:
         """Follow one non-RECORD message; returns its rewritten bytes, if any."""
         tag = found.tag
-        server_counts = self._tally.server
-        server_counts[tag] = server_counts.get(tag, 0) + 1
+        counts = self._tally.server
+        counts[tag] = counts.get(tag, 0) + 1
         if tag == RECORD_TAG:  # only collected while a routing procedure streams
-            return (
-                self._rewrite_routing_record(found.payload) if self._routing_result_open else None
-            )
+            if not self._routing_result_open:
+                return None
+            return self._rewrite_routing_record(found.payload)
+        if tag not in _SUMMARY_TAGS:
+            raise ProtocolViolation(f"0x{tag:02X} is not a response message")
+        conversation = self.conversation
+        assert conversation is not None
         metadata: dict[str, Any] = {}
-        request = self.conversation.next_request
+        request = conversation.next_request
+        has_more = False
         if tag == Tag.FAILURE or (tag == Tag.SUCCESS and request in _DECODED_REPLIES):
             _, fields = messages.decode(found.payload)
             if fields and isinstance(fields[0], dict):
                 metadata = fields[0]
-        elif tag == Tag.SUCCESS and _HAS_MORE in found.payload:
-            # Only PULL/DISCARD replies can say has_more; the key followed by
-            # true can occur nowhere else in a flat SUCCESS map.
-            metadata = {"has_more": True}
-        completed = self.conversation.on_summary(
-            tag, has_more=bool(metadata.get("has_more", False))
-        )
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%sS: %s for %s",
-                self._prefix,
-                _TAG_NAMES.get(tag),
-                _TAG_NAMES.get(completed.request),
-            )
+            has_more = bool(metadata.get("has_more", False))
+        elif tag == Tag.SUCCESS and request in (Tag.PULL, Tag.DISCARD):
+            has_more = messages.summary_has_more(found.payload)
+        completed = conversation.on_summary(tag, has_more=has_more)
+        if self._observer.debugging:
+            self._observer.debug("S", tag, f"for {_name(completed.request)}")
         if tag == Tag.FAILURE:
             kind = _failure_kind(messages.failure_code(metadata) or "unknown")
             # A ClientError is the query's fault (the client side); the rest the backend's.
-            side = "client" if kind == "ClientError" else "primary"
-            metrics.ERRORS.labels(side=side, kind=kind).inc()
-        self._time_query(completed, metadata)
+            self._observer.server_failure("client" if kind == "ClientError" else "primary", kind)
+        elif completed.after is ServerState.READY and completed.request in (Tag.HELLO, Tag.LOGON):
+            self._logged_in()
+        self._time_query(completed, has_more)
         return self._rewrite_summary(completed, metadata)
 
-    def _time_query(self, completed: Completed, metadata: dict[str, Any]) -> None:
+    def _logged_in(self) -> None:
+        self._authenticated = True
+        if self._reader is not None:
+            self._reader.max_message_size = self._limits.max_message_bytes
+
+    def _time_query(self, completed: Completed, has_more: bool) -> None:
         """Query latency: RUN sent → the last summary of its result.
 
         Results are assumed to finish in the order they were started, which is
@@ -400,25 +622,28 @@ class ClientSession:
                 return
             self._stop_collecting()
             if started is not None and completed.outcome is Outcome.FAILURE:
-                self._latency.observe(self._clock() - started)
+                self._observer.query_latency(self._primary_name, self._clock() - started)
         elif request in (Tag.PULL, Tag.DISCARD):
-            if completed.outcome is Outcome.SUCCESS and metadata.get("has_more"):
+            if completed.outcome is Outcome.SUCCESS and has_more:
                 return
             if self._stream_started:
-                self._latency.observe(self._clock() - self._stream_started.popleft())
+                elapsed = self._clock() - self._stream_started.popleft()
+                self._observer.query_latency(self._primary_name, elapsed)
             if self._routing_result_open:
                 self._routing_result_open = False
                 self._stop_collecting()
 
+    def _collect_routing_records(self, enabled: bool) -> None:
+        if self._primary is not None:
+            self._primary.scanner.collect_records(enabled)
+
     def _stop_collecting(self) -> None:
         if not any(self._run_is_routing):
-            self._scanner.collect_records(False)
+            self._collect_routing_records(False)
 
     def _rewrite_summary(self, completed: Completed, metadata: dict[str, Any]) -> bytes | None:
         request = completed.request
-        if request not in (Tag.HELLO, Tag.LOGON, Tag.ROUTE):
-            return None
-        if completed.outcome is not Outcome.SUCCESS:
+        if request not in _DECODED_REPLIES or completed.outcome is not Outcome.SUCCESS:
             return None
         if request == Tag.HELLO:
             agent = metadata.get("server")
@@ -427,13 +652,15 @@ class ClientSession:
             table = metadata.get("rt")
             if not isinstance(table, dict):
                 return None
-            servers = [{"addresses": [self._advertised], "role": role} for role in ROUTING_ROLES]
-            rewritten = {**metadata, "rt": {**table, "servers": servers}}
+            rewritten = {**metadata, "rt": {**table, "servers": self._routing_servers()}}
         elif "advertised_address" in metadata:
             rewritten = {**metadata, "advertised_address": self._advertised}
         else:
             return None
         return chunk(messages.success(rewritten))
+
+    def _routing_servers(self) -> list[dict[str, Any]]:
+        return [{"addresses": [self._advertised], "role": role} for role in ROUTING_ROLES]
 
     def _rewrite_routing_record(self, payload: bytes) -> bytes | None:
         """A routing-table procedure row is ``[ttl, servers]``: point every role at us."""
@@ -441,74 +668,63 @@ class ClientSession:
         values = fields[0] if fields else None
         if not (isinstance(values, list) and len(values) == 2):
             return None
-        servers = [{"addresses": [self._advertised], "role": role} for role in ROUTING_ROLES]
-        return chunk(messages.record([values[0], servers]))
+        return chunk(messages.record([values[0], self._routing_servers()]))
 
-    def _send_backend(self, out: bytearray) -> list[Command]:
-        if not out:
-            return []
-        if self._backend_ready:
-            return [SendToBackend(bytes(out))]
-        if self._backend_gone is None:
-            self._unsent += out
-            if len(self._unsent) > self._max_unsent:
-                self._unsent.clear()
-                self._refuse_client(
-                    "oversize", messages.INVALID_FORMAT, "too much data before the backend answered"
-                )
-        return []
+    # --- ending ----------------------------------------------------------
 
-    def _refuse_client(self, kind: str, code: str, message: str) -> None:
+    def _refuse_client(self, kind: str, error: BoltError) -> None:
         """Bad input: answer what is pending, then a FAILURE, then close."""
         if self._refusal is None:
-            self._refusal = Refusal("client", kind, code, f"boltproxy: {message}")
+            self._refusal = ClientRefusal(kind, error)
 
-    def _maybe_end(self) -> list[Command]:
-        if self._refusal is None:
-            return []
-        if self._backend_gone is not None:
-            return self._end_with(self._backend_gone)
-        if self.conversation.pending:
+    def _maybe_refuse(self) -> list[Command]:
+        if self._refusal is None or self._pending():
             return []  # the answers to earlier requests go out first
-        return self._end_with(self._refusal)
+        primary = self._primary
+        if primary is not None and not primary.scanner.at_boundary:
+            return []
+        return self._end_with_refusal()
 
-    def _backend_broke(self, kind: str, reason: str) -> list[Command]:
-        refusal = Refusal(
-            "primary",
-            kind,
-            messages.DATABASE_UNAVAILABLE,
-            f"boltproxy: the {self.backend} backend failed ({reason})",
-            messages.DATABASE_UNAVAILABLE_GQL,
-        )
-        # Only complete messages were forwarded, so a FAILURE can follow cleanly.
-        self._held = b""
-        return self._end_with(refusal)
+    def _end_with_refusal(self) -> list[Command]:
+        refusal = self._refusal
+        assert refusal is not None and self.version is not None
+        message = f"boltproxy: {refusal.error}"
+        self._observer.error("client", refusal.kind, message)
+        failure = messages.failure_for(refusal.error, self.version, message)
+        return [SendToClient(chunk(failure)), *self._close_all(message)]
 
-    def _end_with(self, refusal: Refusal) -> list[Command]:
+    def _backend_broke(self, link: _Link, kind: str, reason: str) -> list[Command]:
+        # Forwarding garbage would break the driver's framing; the driver sees
+        # a dead connection instead, as it would if the server failed this way.
+        self._observer.error(link.role.value, kind, f"{link.backend}: {reason}")
+        return self._close_all(reason)
+
+    def _close_all(self, reason: str, *, tell_client: bool = True) -> list[Command]:
         if self._closed:
             return []
-        self._mark_closed()
-        self._log_refusal(refusal.side, refusal.kind, refusal.message)
-        failure = messages.failure(
-            refusal.code, refusal.message, self.version, gql_status=refusal.gql_status
-        )
-        return [
-            SendToClient(chunk(failure)),
-            CloseBackend(refusal.message),
-            CloseClient(refusal.message),
-        ]
-
-    def _log_refusal(self, side: str, kind: str, message: str) -> None:
-        metrics.ERRORS.labels(side=side, kind=kind).inc()
-        log.warning("%s%s error (%s): %s", self._prefix, side, kind, message)
-
-    def _mark_closed(self) -> None:
         self._closed = True
-        self._tally.flush(self._clock())
+        self._tally.flush(self._observer, self._clock())
+        commands: list[Command] = [SetDeadline(None, "nothing")]
+        commands += [CloseLink(link_id, reason) for link_id in self._links]
+        self._links.clear()
+        if tell_client:
+            commands.append(CloseClient(reason))
+        return commands
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
+
+@dataclass(frozen=True, slots=True)
+class ClientRefusal:
+    """Why the proxy ends a session with a FAILURE of its own: the client's bad input."""
+
+    kind: str  # short class for metrics and the log line
+    error: BoltError
+
+
+def _name(tag: int) -> str:
+    try:
+        return Tag(tag).name
+    except ValueError:
+        return hex(tag)
 
 
 def _failure_kind(code: str) -> str:

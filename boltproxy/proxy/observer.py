@@ -1,0 +1,102 @@
+"""Where a session's observations go: log lines and metrics, kept out of the session.
+
+The session is sans-I/O and free of globals; it reports what happened to an
+observer. Production uses :class:`MetricsObserver` (Prometheus and the log, with
+a per-connection prefix); tests pass one that records.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from boltproxy import metrics
+from boltproxy.bolt.messages import Tag
+
+log = logging.getLogger("boltproxy.session")
+
+TAG_NAMES = {int(tag): tag.name for tag in Tag}
+
+
+class SessionObserver(Protocol):
+    def error(self, side: str, kind: str, message: str) -> None:
+        """Something broke: ``side`` is client (bad input), primary, candidate or proxy."""
+
+    def notice(self, message: str) -> None:
+        """Worth a line in the log, not an error (a backend closing an idle connection)."""
+
+    def server_failure(self, side: str, kind: str) -> None:
+        """The backend answered a request with FAILURE (relayed as is)."""
+
+    def query_latency(self, backend: str, seconds: float) -> None: ...
+
+    def traffic(
+        self, client: dict[int, int], server: dict[int, int], bytes_in: int, bytes_out: int
+    ) -> None:
+        """Message counts per tag and byte counts since the last call."""
+
+    def debug(self, direction: str, tag: int, note: str = "") -> None: ...
+
+    @property
+    def debugging(self) -> bool: ...
+
+
+def _message_counters(direction: str) -> dict[int, Any]:
+    # Resolved once: a labels() lookup per message would cost more than the relay.
+    return {
+        tag: metrics.MESSAGES.labels(direction=direction, type=name)
+        for tag, name in TAG_NAMES.items()
+    }
+
+
+_CLIENT_MESSAGES = _message_counters("client_to_server")
+_SERVER_MESSAGES = _message_counters("server_to_client")
+_BYTES_IN = metrics.BYTES.labels(direction="client_to_server")
+_BYTES_OUT = metrics.BYTES.labels(direction="server_to_client")
+
+
+class MetricsObserver:
+    """Prometheus counters and the log, every line prefixed with the connection."""
+
+    __slots__ = ("_latency", "prefix")
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self._latency: dict[str, Any] = {}
+
+    def error(self, side: str, kind: str, message: str) -> None:
+        metrics.ERRORS.labels(side=side, kind=kind).inc()
+        log.warning("%s%s error (%s): %s", self.prefix, side, kind, message)
+
+    def notice(self, message: str) -> None:
+        log.info("%s%s", self.prefix, message)
+
+    def server_failure(self, side: str, kind: str) -> None:
+        metrics.ERRORS.labels(side=side, kind=kind).inc()
+
+    def query_latency(self, backend: str, seconds: float) -> None:
+        histogram = self._latency.get(backend)
+        if histogram is None:
+            histogram = self._latency[backend] = metrics.QUERY_LATENCY.labels(backend=backend)
+        histogram.observe(seconds)
+
+    def traffic(
+        self, client: dict[int, int], server: dict[int, int], bytes_in: int, bytes_out: int
+    ) -> None:
+        for counts, counters in ((client, _CLIENT_MESSAGES), (server, _SERVER_MESSAGES)):
+            for tag, count in counts.items():
+                counter = counters.get(tag)
+                if counter is not None:
+                    counter.inc(count)
+        if bytes_in:
+            _BYTES_IN.inc(bytes_in)
+        if bytes_out:
+            _BYTES_OUT.inc(bytes_out)
+
+    def debug(self, direction: str, tag: int, note: str = "") -> None:
+        name = TAG_NAMES.get(tag, hex(tag))
+        log.debug("%s%s: %s%s", self.prefix, direction, name, f" {note}" if note else "")
+
+    @property
+    def debugging(self) -> bool:
+        return log.isEnabledFor(logging.DEBUG)
