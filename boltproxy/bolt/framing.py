@@ -18,6 +18,8 @@ MAX_CHUNK_SIZE = 65535
 END_MARKER = b"\x00\x00"
 #: The default limit on one message's payload.
 DEFAULT_MAX_MESSAGE_SIZE = 256 << 20
+# Up to this size a message is copied out of the stream buffer by slicing.
+_SMALL = 1 << 16
 
 
 class NeedData:
@@ -170,9 +172,12 @@ class MessageReader:
         if end == len(buffer):
             raw = bytes(buffer)
             buffer.clear()  # gives the memory back, however large the message was
+            return Message(raw)
+        if end <= _SMALL:
+            raw = bytes(buffer[:end])  # two copies of a few bytes beat a memoryview
         else:
             with memoryview(buffer) as view:
                 raw = bytes(view[:end])
-            # CPython drops a bytearray's prefix without moving the rest.
-            del buffer[:end]
+        # CPython drops a bytearray's prefix without moving the rest.
+        del buffer[:end]
         return Message(raw)

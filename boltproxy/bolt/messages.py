@@ -66,8 +66,6 @@ REQUESTS = frozenset(
         Tag.LOGOFF,
     }
 )
-RESPONSES = frozenset({Tag.SUCCESS, Tag.RECORD, Tag.IGNORED, Tag.FAILURE})
-SUMMARIES = frozenset({Tag.SUCCESS, Tag.IGNORED, Tag.FAILURE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +111,6 @@ def _header(payload: Buffer) -> tuple[int, int]:
     if len(payload) < 2 or not 0xB0 <= payload[0] <= 0xBF:
         raise MessageError("a message must be one PackStream structure")
     return payload[0] & 0x0F, payload[1]
-
-
-def peek_tag(payload: Buffer) -> int:
-    return _header(payload)[1]
 
 
 def peek_run_query(payload: Buffer) -> str:

@@ -3,8 +3,8 @@
 Drivers pipeline requests (BEGIN, RUN and PULL go out before any answer), so
 the client's requests are checked against the states they *could* lead to if
 every pending request succeeds, while the server's summaries drive the
-authoritative state. The transitions are data (one table), as in the Neo4j
-drivers, not branches spread through the code.
+authoritative state. The transitions after SUCCESS are one table, as in the
+Neo4j drivers; open-result counting and version differences sit beside it.
 """
 
 from __future__ import annotations
