@@ -36,10 +36,13 @@ from tests.support.fakeneo import (
     ConnectionLog,
     Failure,
     FakeNeo4j,
+    Hangup,
     Profile,
     Result,
+    deadlock,
     deprecation,
     run_in_thread,
+    token_expired,
 )
 
 AUTH = ("neo4j", "password")
@@ -601,3 +604,135 @@ def test_close_after_records_surfaces_in_the_driver(fake: FakeNeo4j, driver: neo
         pytest.raises((ServiceUnavailable, SessionExpired)),
     ):
         list(session.run("UNWIND range(1, 5000) AS i RETURN i"))
+
+
+# ------------------------------------------------------------------------- scripted misbehaviour
+
+
+def _rest_of_stream(client: RawBolt) -> bytes | type[ConnectionResetError]:
+    """What arrives until the server hangs up: bytes after a clean close, or the reset."""
+    data = b""
+    try:
+        while piece := client.sock.recv(65536):
+            data += piece
+    except ConnectionResetError:
+        return ConnectionResetError
+    return data
+
+
+@pytest.mark.parametrize(("how", "seen"), [(Hangup.ABORT, ConnectionResetError), (Hangup.FIN, b"")])
+def test_drop_after_a_request_hangs_up_unanswered(
+    fake: FakeNeo4j, raw: RawBolt, how: Hangup, seen: object
+) -> None:
+    fake.drop_after(Tag.RUN, how, nth=2)
+    raw.send(Tag.RUN, "RETURN 1 AS x", {}, {})
+    raw.send(Tag.PULL, {"n": -1})
+    assert raw.summary()[0] == Tag.SUCCESS
+    records, (tag, _) = raw.records_then_summary()
+    assert (records, tag) == ([[1]], Tag.SUCCESS)
+    # In one write: the hang-up may come before a second write could be made.
+    raw.sock.sendall(
+        chunk(messages.encode(Tag.RUN, "RETURN 2 AS x", {}, {}))
+        + chunk(messages.encode(Tag.PULL, {"n": -1}))
+    )
+    assert _rest_of_stream(raw) == seen
+    connection = fake.connections[-1]
+    assert connection.closed_by == "fault"
+    assert connection.request_names[-3:] == ["RUN", "PULL", "RUN"]  # the last PULL: never read
+
+
+def test_drop_after_commit_can_commit_first(fake: FakeNeo4j, raw: RawBolt) -> None:
+    fake.drop_after(Tag.COMMIT, execute=True)
+    raw.send(Tag.BEGIN, {})
+    assert raw.summary()[0] == Tag.SUCCESS
+    raw.send(Tag.COMMIT)
+    assert _rest_of_stream(raw) is ConnectionResetError
+    assert [t.outcome for t in fake.connections[-1].transactions] == ["committed"]
+
+
+def test_fail_request_answers_a_failure_and_may_hang_up(fake: FakeNeo4j) -> None:
+    fake.fail_request(Tag.LOGON, token_expired(), hang_up=True)
+    client = RawBolt(fake.address)
+    try:
+        assert client.handshake(b"\x00\x00\x08\x05" + bytes(12)) == b"\x00\x00\x08\x05"
+        client.send(Tag.HELLO, {"user_agent": "raw/1.0"})
+        assert client.summary()[0] == Tag.SUCCESS
+        client.send(Tag.LOGON, {"scheme": "basic", "principal": "neo4j",
+                                "credentials": "password"})
+        tag, failure = client.summary()
+        assert client.receive() is None  # then a clean close
+    finally:
+        client.close()
+    assert tag == Tag.FAILURE
+    assert failure["neo4j_code"] == "Neo.ClientError.Security.TokenExpired"
+    assert fake.connections[-1].closed_by == "fault"
+
+
+def test_transient_failure_once_then_the_query_answers(fake: FakeNeo4j, raw: RawBolt) -> None:
+    fake.fail_request(Tag.RUN, deadlock())
+    raw.send(Tag.RUN, "RETURN 1 AS x", {}, {})
+    tag, failure = raw.summary()
+    assert (tag, failure["gql_status"]) == (Tag.FAILURE, "50N05")
+    raw.send(Tag.RESET)
+    assert raw.summary()[0] == Tag.SUCCESS
+    raw.send(Tag.RUN, "RETURN 1 AS x", {}, {})
+    assert raw.summary()[0] == Tag.SUCCESS
+
+
+@pytest.mark.parametrize("how", [Hangup.ABORT, Hangup.FIN])
+def test_drop_after_records_delivers_exactly_n(fake: FakeNeo4j, raw: RawBolt, how: Hangup) -> None:
+    fake.drop_after_records(2, how)
+    raw.send(Tag.RUN, "UNWIND range(1, 9) AS i RETURN i", {}, {})
+    assert raw.summary()[0] == Tag.SUCCESS
+    raw.send(Tag.PULL, {"n": -1})
+    framer = MessageReader()
+    rest = _rest_of_stream(raw)
+    if how is Hangup.FIN:
+        assert isinstance(rest, bytes)
+        framer.receive_data(rest)
+        records = []
+        while isinstance(event := framer.next_event(), Message):
+            records.append(messages.decode(event.payload))
+        assert records == [(Tag.RECORD, [[1]]), (Tag.RECORD, [[2]])]
+    else:
+        assert rest is ConnectionResetError  # a reset may also discard what was in flight
+    assert fake.connections[-1].closed_by == "fault"
+
+
+def test_noops_tiny_chunks_and_split_writes_reach_the_wire(fake: FakeNeo4j, raw: RawBolt) -> None:
+    fake.noops_between_messages = 1
+    fake.max_chunk = 2
+    fake.write_size = 3
+    raw.send(Tag.RUN, "RETURN 1 AS x", {}, {})
+    raw.send(Tag.PULL, {"n": -1})
+    raw.send(Tag.GOODBYE)
+    wire = _rest_of_stream(raw)
+    assert isinstance(wire, bytes)
+    assert wire.startswith(b"\x00\x00\x00\x02")  # a NOOP, then a 2-byte chunk
+    framer = MessageReader()
+    framer.receive_data(wire)
+    events = []
+    while not isinstance(event := framer.next_event(), NeedData):
+        events.append(messages.decode(event.payload)[0] if isinstance(event, Message) else "NOOP")
+    assert events == ["NOOP", Tag.SUCCESS, "NOOP", Tag.RECORD, "NOOP", Tag.SUCCESS]
+
+
+def test_keepalives_while_a_result_is_computed(fake: FakeNeo4j, raw: RawBolt) -> None:
+    fake.noop_interval = 0.05
+    fake.script.on("CALL slow()", Result(["x"], [[1]], delay=0.3))
+    raw.send(Tag.RUN, "CALL slow()", {}, {})
+    assert raw.summary()[0] == Tag.SUCCESS
+    raw.send(Tag.PULL, {"n": -1})
+    raw.send(Tag.GOODBYE)
+    wire = _rest_of_stream(raw)
+    assert isinstance(wire, bytes)
+    noops = 0
+    while wire.startswith(b"\x00\x00"):
+        noops, wire = noops + 1, wire[2:]
+    assert noops >= 3
+    framer = MessageReader()
+    framer.receive_data(wire)
+    tags = []
+    while isinstance(event := framer.next_event(), Message):
+        tags.append(messages.decode(event.payload)[0])
+    assert tags == [Tag.RECORD, Tag.SUCCESS]

@@ -16,9 +16,19 @@ Neo4j would for text it cannot parse.
 
 Every connection keeps a :class:`ConnectionLog` of what it saw, so tests can
 assert what actually reached the server. Credentials never enter the log, only
-the fact that they were sent. Fault knobs (``refuse_connections``,
-``silent_handshake``, ``close_after_records``, ``delay_handshake``,
-``reply_delay``) are plain attributes, settable between tests.
+the fact that they were sent. Fault knobs are plain attributes, settable between
+tests (``reset_faults()`` clears them all):
+
+- ``refuse_connections``, ``silent_handshake``, ``delay_handshake``: the handshake;
+- ``drop_after(tag, Hangup.ABORT | Hangup.FIN, nth=, execute=)``: hang up instead
+  of answering a request; ``fail_request(tag, failure, hang_up=)``: answer it with
+  a FAILURE (``token_expired()``, ``deadlock()``, any :class:`Failure`);
+- ``drop_after_records(n, how)`` / ``close_after_records``: a result dies after n
+  records;
+- ``noops_between_messages``, ``noop_interval``: server keep-alives;
+- ``write_size``/``write_pause`` (split writes) and ``max_chunk`` (tiny Bolt chunks):
+  answers that arrive in pieces;
+- ``reply_delay``: a pause before every answer.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ import enum
 import itertools
 import logging
 import re
+import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -118,6 +130,56 @@ def syntax_error(message: str = "Invalid input") -> Failure:
         description="error: syntax error or access rule violation - invalid syntax",
         classification="CLIENT_ERROR",
     )
+
+
+def token_expired() -> Failure:
+    """What Neo4j answers a request made with an expired (e.g. SSO) token."""
+    return Failure(
+        code="Neo.ClientError.Security.TokenExpired",
+        message="Token expired.",
+        gql_status="42NFF",
+        description="error: syntax error or access rule violation - permission/access denied",
+        classification="CLIENT_ERROR",
+    )
+
+
+def deadlock() -> Failure:
+    """A transient failure that drivers retry in managed transactions."""
+    return Failure(
+        code="Neo.TransientError.Transaction.DeadlockDetected",
+        message="ForsetiClient[transactionId=7] can't acquire ExclusiveLock",
+        gql_status="50N05",
+        description="error: general processing exception - deadlock detected",
+        classification="TRANSIENT_ERROR",
+    )
+
+
+class Hangup(enum.Enum):
+    """How the server ends a connection on purpose."""
+
+    ABORT = "abort"  # a reset (RST): unsent bytes are lost, the peer reads an error
+    FIN = "fin"  # a clean close after everything written so far
+
+
+@dataclass
+class RequestFault:
+    """Misbehave on the ``nth`` request of type ``request`` the server receives
+    (counted over all its connections), once.
+
+    ``action`` is a :class:`Hangup` (the request is never answered) or a
+    :class:`Failure` sent instead of its answer. With ``execute`` the request is
+    carried out before the hang-up (a COMMIT that committed but whose reply was
+    lost); with ``hang_up`` a failure is followed by a clean close (as Neo4j does
+    after a failed authentication).
+    """
+
+    request: int
+    action: Hangup | Failure
+    nth: int = 1
+    execute: bool = False
+    hang_up: bool = False
+    seen: int = 0
+    fired: bool = False
 
 
 @dataclass(frozen=True)
@@ -394,6 +456,11 @@ def _internal_error(what: str) -> Failure:
 class _Closed(Exception):
     """The connection ends now (GOODBYE, auth failure, protocol violation, fault)."""
 
+    def __init__(self, why: str, *, by: str = "server", how: Hangup | None = None) -> None:
+        super().__init__(why)
+        self.by = by
+        self.how = how
+
 
 @dataclass
 class _Stream:
@@ -465,8 +532,52 @@ class FakeNeo4j:
         self.refuse_connections = False
         self.silent_handshake = False
         self.close_after_records: int | None = None
+        self.close_after_records_how: Hangup | None = None  # None: the historical close
         self.delay_handshake = 0.0
         self.reply_delay = 0.0
+        self.request_faults: list[RequestFault] = []
+        # NOOP keep-alives (an empty chunk) sent before every message, records included
+        self.noops_between_messages = 0
+        # While a result is delayed (``Result.delay``), a NOOP every this many seconds
+        self.noop_interval: float | None = None
+        # Every send is cut into writes of at most this many bytes (handshake too),
+        # with ``write_pause`` seconds (0: one loop turn) between them
+        self.write_size: int | None = None
+        self.write_pause = 0.0
+        # Messages are framed in Bolt chunks of at most this many bytes, so chunk
+        # headers fall inside structure and string headers
+        self.max_chunk: int | None = None
+
+    def drop_after(
+        self, request: int, how: Hangup = Hangup.ABORT, *, nth: int = 1, execute: bool = False
+    ) -> RequestFault:
+        """Hang up instead of answering the ``nth`` request of this type."""
+        fault = RequestFault(request, how, nth=nth, execute=execute)
+        self.request_faults.append(fault)
+        return fault
+
+    def fail_request(
+        self, request: int, failure: Failure, *, nth: int = 1, hang_up: bool = False
+    ) -> RequestFault:
+        """Answer the ``nth`` request of this type with ``failure``."""
+        fault = RequestFault(request, failure, nth=nth, hang_up=hang_up)
+        self.request_faults.append(fault)
+        return fault
+
+    def drop_after_records(self, count: int, how: Hangup = Hangup.ABORT) -> None:
+        """The next streamed result dies after ``count`` records, with no summary."""
+        self.close_after_records = count
+        self.close_after_records_how = how
+
+    def _request_fault(self, request: int) -> RequestFault | None:
+        for fault in self.request_faults:
+            if fault.fired or fault.request != request:
+                continue
+            fault.seen += 1
+            if fault.seen == fault.nth:
+                fault.fired = True
+                return fault
+        return None
 
     def reset(self) -> None:
         """Forget rules, logs and faults (for a server shared between tests)."""
@@ -613,14 +724,15 @@ class _Session:
     async def run(self) -> None:
         cid = self.log.connection_id
         reader_task: asyncio.Task[None] | None = None
+        how: Hangup | None = None
         try:
             leftover = await self._handshake()
             if leftover is None:
                 return
             reader_task = spawn(self._read_requests(leftover), name=f"fakeneo-read-{cid}")
             await self._process()
-        except _Closed:
-            pass
+        except _Closed as closing:
+            how = closing.how
         except (ConnectionError, asyncio.IncompleteReadError):
             self._mark_closed("client")
         finally:
@@ -631,7 +743,22 @@ class _Session:
             if self.transaction is not None and self.transaction.outcome == "open":
                 self.transaction.outcome = "disconnected"
             self._mark_closed("server")
-            self.writer.transport.abort()
+            await self._hang_up(how)
+
+    async def _hang_up(self, how: Hangup | None) -> None:
+        transport = self.writer.transport
+        if how is Hangup.FIN:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.writer.wait_closed(), 5)
+            return
+        if how is Hangup.ABORT:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # Linger 0: close() sends a reset instead of a FIN.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
     def _mark_closed(self, by: str) -> None:
         if not self.log.closed:
@@ -714,8 +841,16 @@ class _Session:
     # ----------------------------------------------------------------- I/O
 
     async def _send(self, data: bytes | bytearray) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        size = self.server.write_size
+        if not size:
+            self.writer.write(data)
+            await self.writer.drain()
+            return
+        view = memoryview(bytes(data))
+        for start in range(0, len(view), size):
+            self.writer.write(view[start : start + size])
+            await self.writer.drain()
+            await asyncio.sleep(self.server.write_pause)
 
     async def _read_requests(self, leftover: bytes) -> None:
         framer = MessageReader()
@@ -761,6 +896,10 @@ class _Session:
             if tag == Tag.GOODBYE:
                 self._mark_closed("client")
                 return
+            fault = self.server._request_fault(tag)
+            if fault is not None and self.resets_pending == 0 and self.state is not _State.FAILED:
+                await self._misbehave(fault, tag, fields)
+                continue
             if self.server.reply_delay > 0:
                 await self._sleep_unless_interrupted(self.server.reply_delay)
             out = bytearray()
@@ -775,7 +914,10 @@ class _Session:
             else:
                 try:
                     await self._dispatch(tag, fields, out)
-                except _Closed:
+                except _Closed as closing:
+                    # Log the close before the last bytes leave: a client that has
+                    # seen them may look at the log at once.
+                    self._mark_closed(closing.by)
                     if out:
                         await self._send(out)
                     raise
@@ -786,6 +928,24 @@ class _Session:
                     self._failure(out, _internal_error(type(error).__name__))
             if out:
                 await self._send(out)
+
+    async def _misbehave(self, fault: RequestFault, tag: int, fields: list[Any]) -> None:
+        name = _tag_name(tag)
+        if isinstance(fault.action, Hangup):
+            if fault.execute:
+                with contextlib.suppress(_Closed):
+                    await self._dispatch(tag, fields, bytearray())  # the answer is lost
+            log.debug("[%s] S: <%s after %s>", self.log.connection_id, fault.action.name, name)
+            self._mark_closed("fault")
+            raise _Closed(f"drop after {name}", by="fault", how=fault.action)
+        out = bytearray()
+        self._failure(out, fault.action)
+        if fault.hang_up:
+            self.state = _State.DEFUNCT
+            self._mark_closed("fault")
+            await self._send(out)
+            raise _Closed(f"failure on {name}", by="fault", how=Hangup.FIN)
+        await self._send(out)
 
     async def _dispatch(self, tag: int, fields: list[Any], out: bytearray) -> None:
         spec = bolt_messages.spec_for(tag, self.version)
@@ -809,12 +969,16 @@ class _Session:
 
     def _summary(self, out: bytearray, tag: int, metadata: dict[str, Any]) -> None:
         log.debug("[%s] S: %s %s", self.log.connection_id, _tag_name(tag), sorted(metadata))
-        payload = bolt_messages.success(metadata)
-        out += chunk(payload)
+        self._frame(out, bolt_messages.success(metadata))
+
+    def _frame(self, out: bytearray, payload: bytes) -> None:
+        out += b"\x00\x00" * self.server.noops_between_messages
+        max_chunk = self.server.max_chunk
+        out += chunk(payload, max_chunk) if max_chunk else chunk(payload)
 
     def _ignored(self, out: bytearray) -> None:
         log.debug("[%s] S: IGNORED", self.log.connection_id)
-        out += chunk(bolt_messages.ignored())
+        self._frame(out, bolt_messages.ignored())
 
     def _failure(self, out: bytearray, failure: Failure) -> None:
         log.debug("[%s] S: FAILURE %s", self.log.connection_id, failure.code)
@@ -826,7 +990,7 @@ class _Session:
             description=failure.description,
             classification=failure.classification,
         )
-        out += chunk(payload)
+        self._frame(out, payload)
         if self.transaction is not None and self.transaction.outcome == "open":
             self.transaction.outcome = "failed"
         self.state = _State.FAILED
@@ -837,7 +1001,22 @@ class _Session:
             value if type(value) in _PLAIN else dehydrate(value, version, utc_patch=utc)
             for value in row
         ]
-        out += chunk(bolt_messages.record(values))
+        self._frame(out, bolt_messages.record(values))
+
+    async def _wait_sending_keepalives(self, seconds: float) -> None:
+        """Neo4j keeps a connection with a long-running query alive with NOOPs."""
+        interval = self.server.noop_interval
+        if not interval:
+            await self._sleep_unless_interrupted(seconds)
+            return
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.resets_pending:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await self._sleep_unless_interrupted(min(interval, left))
+            if left > interval and not self.resets_pending:
+                await self._send(b"\x00\x00")
 
     async def _sleep_unless_interrupted(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -1089,7 +1268,7 @@ class _Session:
             self._failure(out, _protocol_violation(f"Invalid fetch size {n!r}."))
             return
         if keep and not stream.started and stream.delay > 0:
-            await self._sleep_unless_interrupted(stream.delay)
+            await self._wait_sending_keepalives(stream.delay)
             if self.resets_pending:
                 self._ignored(out)
                 return
@@ -1120,10 +1299,11 @@ class _Session:
         """The ``close_after_records`` fault: the connection dies with exactly
         ``die_after`` records of this result delivered and no summary."""
         if stream.die_after is not None and stream.sent >= stream.die_after:
+            self._mark_closed("fault")
             await self._send(out)
             out.clear()
-            self.log.closed, self.log.closed_by = True, "fault"
-            raise _Closed("close_after_records")
+            how = self.server.close_after_records_how
+            raise _Closed("close_after_records", by="fault", how=how)
 
     def _finish(self, qid: int | None, stream: _Stream) -> dict[str, Any]:
         metadata: dict[str, Any] = {"type": stream.query_type, "t_last": 0, "db": stream.db}
