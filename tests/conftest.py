@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from boltproxy.sandbox.falkordb import FalkorDBServer
+from tests.support import neo4j as real
 from tests.support.falkordb import (
     SKIP_REASON,
     falkordb_available,
@@ -51,3 +52,41 @@ def graph_name(request: pytest.FixtureRequest) -> str:
             for server in value if isinstance(value, tuple) else (value,):
                 server.delete_all_graphs()
     return unique_graph_name(request.node.name)
+
+
+# --- real Neo4j (tests/support/neo4j.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def neo4j_pair(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[real.Neo4jHandle, real.Neo4jHandle]]:
+    """(blue, green): Neo4j 5.26 and 2026.x, started once and in parallel, always stopped.
+
+    Each has ``.uri``, ``.auth``, ``.version``, ``.bolt_port``, ``.http_port`` and
+    ``.driver()``. Skips, with the reason, where no fitting JDK or Maven is found.
+    """
+    if real.external() is None:
+        reason = real.unusable()
+        if reason is not None:
+            pytest.skip(reason)
+    with real.running_pair(tmp_path_factory.mktemp("neo4j")) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="session")
+def neo4j_blue(neo4j_pair: tuple[real.Neo4jHandle, real.Neo4jHandle]) -> real.Neo4jHandle:
+    """Neo4j 5.26 LTS (see ``neo4j_pair``)."""
+    return neo4j_pair[0]
+
+
+@pytest.fixture(scope="session")
+def neo4j_green(neo4j_pair: tuple[real.Neo4jHandle, real.Neo4jHandle]) -> real.Neo4jHandle:
+    """Neo4j 2026.x (see ``neo4j_pair``)."""
+    return neo4j_pair[1]
+
+
+@pytest.fixture
+def neo4j_label(request: pytest.FixtureRequest) -> str:
+    """A node label unique to this test: Community has one user database to share."""
+    return real.unique_label(request.node.name)

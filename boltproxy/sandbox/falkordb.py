@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -12,15 +9,17 @@ from pathlib import Path
 from types import TracebackType
 
 from boltproxy.sandbox import resp
+from boltproxy.sandbox.errors import SandboxError
 from boltproxy.sandbox.ports import free_port
+from boltproxy.sandbox.process import pid_alive, runs, stop_pid
+
+# Other modules and tests import these from here.
+__all__ = ["FalkorDBServer", "SandboxError", "bolt_answers", "pid_alive", "runs_redis_server",
+           "stop_pid"]
 
 MAGIC = b"\x60\x60\xb0\x17"
 # One legacy proposal, 5.7 down to 5.0: FalkorDB reads only the first slot.
 _PROPOSAL = MAGIC + bytes((0, 7, 7, 5)) + bytes(12)
-
-
-class SandboxError(Exception):
-    """A sandbox backend could not be started or found."""
 
 
 class _PortTaken(Exception):
@@ -173,44 +172,6 @@ class FalkorDBServer:
         self.stop()
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a zombie child of ours is reaped and counts as gone)."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child: `sandbox up` ran in another process
-    else:
-        if reaped == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def runs_redis_server(pid: int) -> bool:
     """Whether ``pid`` still runs a redis-server (a stale state file may name a reused pid)."""
-    if not pid_alive(pid):
-        return False
-    try:
-        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return not Path("/proc/self").exists()  # no procfs: trust the pid
-    except OSError:
-        return True
-
-
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """Stop a detached server by pid (usually not our child any more)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
-    if pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        pid_alive(pid)  # reap it if it is our child
+    return runs(pid, b"redis-server")

