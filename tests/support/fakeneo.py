@@ -540,8 +540,11 @@ class FakeNeo4j:
         self.noops_between_messages = 0
         # While a result is delayed (``Result.delay``), a NOOP every this many seconds
         self.noop_interval: float | None = None
-        # Every send is cut into writes of at most this many bytes (handshake too),
-        # with ``write_pause`` seconds (0: one loop turn) between them
+        # Every send after the handshake is cut into writes of at most this many
+        # bytes, with ``write_pause`` seconds (0: one loop turn) between them. The
+        # handshake reply stays one write, as Neo4j sends it: the Python driver reads
+        # it with one recv() and takes a short read for garbage (neo4j 6.4,
+        # _bolt_socket._handshake_read).
         self.write_size: int | None = None
         self.write_pause = 0.0
         # Messages are framed in Bolt chunks of at most this many bytes, so chunk
@@ -793,7 +796,7 @@ class _Session:
                 if not answered:
                     answered = True
                     await self._handshake_delay()
-                await self._send(event.data)
+                await self._send(event.data, whole=True)
             elif isinstance(event, Negotiated):
                 self.version = event.version
                 self.log.version = event.version
@@ -803,7 +806,7 @@ class _Session:
                 log.debug("[%s] handshake failed: %s", self.log.connection_id, event.reason)
                 if event.reply:
                     await self._handshake_delay()
-                    await self._send(event.reply)
+                    await self._send(event.reply, whole=True)
                 return None
 
     async def _handshake_delay(self) -> None:
@@ -834,15 +837,15 @@ class _Session:
         if choice is None or choice not in versions:
             return None
         await self._handshake_delay()
-        await self._send(bytes((0, 0, choice[1], choice[0])))
+        await self._send(bytes((0, 0, choice[1], choice[0])), whole=True)
         self.version = self.log.version = choice
         return b""
 
     # ----------------------------------------------------------------- I/O
 
-    async def _send(self, data: bytes | bytearray) -> None:
+    async def _send(self, data: bytes | bytearray, *, whole: bool = False) -> None:
         size = self.server.write_size
-        if not size:
+        if not size or whole:
             self.writer.write(data)
             await self.writer.drain()
             return
