@@ -72,6 +72,8 @@ class _LinkSide:
             self.task.cancel()  # the link module closes a socket it had not handed over
         if self.transport is not None:
             self.transport.close()
+            self.transport = None
+            _BACKEND_OPEN.dec()
 
 
 class ClientConnection(asyncio.Protocol):

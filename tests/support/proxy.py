@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -14,12 +15,25 @@ from boltproxy.proxy.server import ProxyServer
 
 
 def proxy_settings(primary_uri: str, *, green_uri: str | None = None, **sections: Any) -> Settings:
-    backends = {"blue": {"uri": primary_uri, "connect_timeout": 2, "handshake_timeout": 2}}
+    timeouts = {"connect_timeout": 2, "handshake_timeout": 2, "probe_timeout": 2}
+    backends = {"blue": {"uri": primary_uri, **timeouts}}
     if green_uri:
-        backends["green"] = {"uri": green_uri, "connect_timeout": 2, "handshake_timeout": 2}
+        backends["green"] = {"uri": green_uri, **timeouts}
     listen = {"host": "127.0.0.1", "port": 0, **sections.pop("listen", {})}
     admin = {"host": "127.0.0.1", "port": 0, **sections.pop("admin", {})}
     return load_settings(None, backends=backends, listen=listen, admin=admin, **sections)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The loop production runs (uvloop), unless BOLTPROXY_TEST_LOOP=asyncio asks for stdlib's."""
+    if os.environ.get("BOLTPROXY_TEST_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 class ThreadedProxy:
@@ -27,7 +41,7 @@ class ThreadedProxy:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.server = ProxyServer(settings)
         self._thread = threading.Thread(target=self.loop.run_forever, name="proxy", daemon=True)
 

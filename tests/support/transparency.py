@@ -40,8 +40,7 @@ DRIVER_CONFIG: dict[str, Any] = {
     "max_transaction_retry_time": 2,
 }
 
-# Named explicitly: asyncio.new_event_loop() follows the policy, which
-# tests/support/loops.py may have set to uvloop's.
+# Named explicitly, whatever loop tests/support/proxy.py would pick by default.
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.SelectorEventLoop}
 try:
     import uvloop
