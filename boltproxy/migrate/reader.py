@@ -14,30 +14,63 @@ latitude/longitude; the type name also tells its 32-bit vectors from lists.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import neo4j
 
-from boltproxy.migrate import codec
+from boltproxy.migrate import codec, temporal_text
 from boltproxy.migrate.codec import Tagged, UnsupportedValue
 from boltproxy.migrate.connect import Flavor
+from boltproxy.migrate.errors import ReadStalled
 from boltproxy.migrate.format import Kind, NodeRow, RelRow
 
+DEFAULT_READ_TIMEOUT = 300.0
+
+# Zoned datetimes and times once more, as numbers the driver passes through exactly:
+# its decoding rounds UTC offsets to whole minutes (+00:20:34 arrives as +00:20).
+_NEO4J_EXACT = (
+    "[k IN keys({v}) WHERE {v}[k] IS :: ZONED DATETIME OR {v}[k] IS :: ZONED TIME"
+    " OR {v}[k] IS :: LIST<ZONED DATETIME> OR {v}[k] IS :: LIST<ZONED TIME> |"
+    " [k, {v}[k] IS :: LIST<ANY>, [x IN CASE WHEN {v}[k] IS :: LIST<ANY> THEN {v}[k]"
+    " ELSE [{v}[k]] END | CASE WHEN x IS :: ZONED DATETIME"
+    " THEN [x.epochSeconds, x.nanosecond, x.offsetSeconds, x.timezone]"
+    " ELSE [x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds] END]]]"
+    " AS exact"
+)
 _NEO4J_NODES = (
     "MATCH (n) WHERE id(n) > $after WITH n ORDER BY id(n) LIMIT $limit "
-    "RETURN id(n) AS id, labels(n) AS labels, properties(n) AS props"
+    "RETURN id(n) AS id, labels(n) AS labels, properties(n) AS props, "
+    + _NEO4J_EXACT.format(v="n")
 )
 _NEO4J_RELS = (
     "MATCH (a)-[r]->(b) WHERE id(r) > $after WITH a, r, b ORDER BY id(r) LIMIT $limit "
-    "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, properties(r) AS props"
+    "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, "
+    "properties(r) AS props, " + _NEO4J_EXACT.format(v="r")
 )
+
+# FalkorDB aborts when it has to send a temporal value over Bolt, and corrupts a list
+# in which a point is followed by another value: such values are read as text or
+# coordinates instead, and left out of the plain value column.
+_FALKOR_TEMPORAL = "['Datetime', 'Date', 'Time', 'Duration']"
+_FALKOR_SPECIAL = "['Point', 'Datetime', 'Date', 'Time', 'Duration']"
 
 
 def _falkordb_props(var: str) -> str:
+    value = f"{var}[k]"
+    special_list = (
+        f"typeOf({value}) = 'List' AND any(x IN {value} WHERE typeOf(x) IN {_FALKOR_SPECIAL})"
+    )
     return (
-        f"[k IN keys({var}) WHERE typeOf({var}[k]) <> 'Point' | [k, typeOf({var}[k]), {var}[k]]]"
-        f" AS props, [k IN keys({var}) WHERE typeOf({var}[k]) = 'Point' | "
-        f"[k, [p IN [{var}[k]] | p.latitude], [p IN [{var}[k]] | p.longitude]]] AS points"
+        f"[k IN keys({var}) WHERE NOT typeOf({value}) IN {_FALKOR_SPECIAL}"
+        f" AND NOT ({special_list}) | [k, typeOf({value}), {value}]] AS props,"
+        f" [k IN keys({var}) WHERE typeOf({value}) = 'Point' | "
+        f"[k, [p IN [{value}] | p.latitude], [p IN [{value}] | p.longitude]]] AS points,"
+        f" [k IN keys({var}) WHERE typeOf({value}) IN {_FALKOR_TEMPORAL} OR ({special_list}) |"
+        f" [k, typeOf({value}), [x IN CASE WHEN typeOf({value}) = 'List' THEN {value}"
+        f" ELSE [{value}] END | [typeOf(x), CASE WHEN typeOf(x) = 'Point'"
+        f" THEN [x.latitude, x.longitude] WHEN typeOf(x) IN {_FALKOR_TEMPORAL}"
+        f" THEN toString(x) ELSE x END]]]] AS special"
     )
 
 
@@ -59,62 +92,127 @@ _COUNTS = {
 class GraphReader:
     """Pages of nodes and relationships from one server."""
 
-    def __init__(self, driver: neo4j.AsyncDriver, database: str | None, flavor: Flavor) -> None:
+    def __init__(
+        self,
+        driver: neo4j.AsyncDriver,
+        database: str | None,
+        flavor: Flavor,
+        *,
+        side: str = "source",
+        timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
         self.driver = driver
         self.database = database
         self.flavor = flavor
+        self.side = side
+        self.timeout = timeout
 
-    async def _read(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
+    async def _read(self, query: str, params: dict[str, Any], what: str) -> list[list[Any]]:
         async def work(tx: neo4j.AsyncManagedTransaction) -> list[list[Any]]:
             result = await tx.run(query, params)
             return await result.values()
 
-        async with self.driver.session(database=self.database) as session:
-            return await session.execute_read(work)
+        async def read() -> list[list[Any]]:
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_read(work)
+
+        # A server can stall mid-record (one larger than it can send): never wait forever.
+        try:
+            return await asyncio.wait_for(read(), self.timeout)
+        except TimeoutError:
+            raise ReadStalled(
+                f"{self.side}: reading {what} got no complete answer within {self.timeout:g} s",
+                hint="the server may be unable to send a record that large; "
+                "a smaller --batch-size or a longer --read-timeout may help",
+            ) from None
 
     async def count(self, kind: Kind) -> int:
-        rows = await self._read(_COUNTS[kind], {})
+        rows = await self._read(_COUNTS[kind], {}, f"the number of {kind}")
         return int(rows[0][0])
 
     async def page(self, kind: Kind, after: int, limit: int) -> list[NodeRow] | list[RelRow]:
         """Up to ``limit`` rows with internal id greater than ``after``, in id order."""
         params = {"after": after, "limit": limit}
+        what = f"the {limit} {kind} after id {after}"
         if kind == "nodes":
             query = _NEO4J_NODES if self.flavor == "neo4j" else _FALKORDB_NODES
-            return [self._node(values) for values in await self._read(query, params)]
+            rows = await self._read(query, params, what)
+            return [self._node(values, what) for values in rows]
         query = _NEO4J_RELS if self.flavor == "neo4j" else _FALKORDB_RELS
-        return [self._rel(values) for values in await self._read(query, params)]
+        rels = await self._read(query, params, what)
+        return [self._rel(values, what) for values in rels]
 
-    def _props(self, values: list[Any], first: int) -> dict[str, Tagged]:
-        if self.flavor == "neo4j":
-            return codec.encode_properties(values[first])
-        return falkordb_properties(values[first], values[first + 1])
+    def _props(self, values: list[Any], first: int, what: str) -> dict[str, Tagged]:
+        try:
+            if self.flavor == "neo4j":
+                props = codec.encode_properties(values[first])
+                # The driver rounded offsets to minutes: use the exact server-side form.
+                props.update(exact_temporals(values[first + 1]))
+                return props
+            return falkordb_properties(values[first], values[first + 1], values[first + 2])
+        except UnsupportedValue as exc:
+            raise UnsupportedValue(f"{self.side}: {exc} (in {what})") from None
 
-    def _node(self, values: list[Any]) -> NodeRow:
-        return {"id": values[0], "labels": sorted(values[1]), "props": self._props(values, 2)}
+    def _node(self, values: list[Any], what: str) -> NodeRow:
+        return {
+            "id": values[0],
+            "labels": sorted(values[1]),
+            "props": self._props(values, 2, what),
+        }
 
-    def _rel(self, values: list[Any]) -> RelRow:
+    def _rel(self, values: list[Any], what: str) -> RelRow:
         return {
             "id": values[0],
             "type": values[1],
             "start": values[2],
             "end": values[3],
-            "props": self._props(values, 4),
+            "props": self._props(values, 4, what),
         }
 
 
-def falkordb_properties(triples: list[list[Any]], points: list[list[Any]]) -> dict[str, Tagged]:
-    """Tagged properties from FalkorDB's ``[key, typeOf, value]`` and point columns."""
+def falkordb_properties(
+    triples: list[list[Any]], points: list[list[Any]], special: list[list[Any]] | None = None
+) -> dict[str, Tagged]:
+    """Tagged properties from FalkorDB's value, point and special (text) columns."""
     props: dict[str, Tagged] = {}
     for key, type_name, value in triples:
-        if type_name == "Float":
-            props[key] = ["f", float(value)]
-        elif type_name == "Vectorf32":
-            props[key] = ["vec", ["f32", [float(x) for x in value]]]
-        elif type_name in ("Integer", "String", "Boolean", "List", "Map", "Null"):
-            props[key] = codec.encode(value)
-        else:
-            raise UnsupportedValue(f"FalkorDB property of type {type_name} is not exportable")
+        props[key] = _falkordb_value(type_name, value)
     for key, latitude, longitude in points:
         props[key] = ["pt", [4326, float(longitude[0]), float(latitude[0])]]
+    for key, type_name, items in special or ():
+        tagged = [_falkordb_value(item_type, item) for item_type, item in items]
+        props[key] = ["l", tagged] if type_name == "List" else tagged[0]
     return props
+
+
+def _falkordb_value(type_name: str, value: Any) -> Tagged:
+    if type_name == "Float":
+        return codec.encode(float(value))
+    if type_name == "Vectorf32":
+        return ["vec", ["f32", [codec.encode(float(x))[1] for x in value]]]
+    if type_name == "Point":  # from the special column: [latitude, longitude]
+        return ["pt", [4326, float(value[1]), float(value[0])]]
+    if type_name in ("Datetime", "Date", "Time", "Duration"):
+        return temporal_text.parse(type_name, value)
+    if type_name in ("Integer", "String", "Boolean", "List", "Map", "Null"):
+        return codec.encode(value)
+    raise UnsupportedValue(f"a FalkorDB property of type {type_name} is not exportable")
+
+
+def exact_temporals(rows: list[list[Any]] | None) -> dict[str, Tagged]:
+    """Tagged values from Neo4j's ``exact`` column (see ``_NEO4J_EXACT``)."""
+    props: dict[str, Tagged] = {}
+    for key, is_list, items in rows or ():
+        tagged = [_exact_temporal(item) for item in items]
+        props[key] = ["l", tagged] if is_list else tagged[0]
+    return props
+
+
+def _exact_temporal(item: list[Any]) -> Tagged:
+    if len(item) == 4:
+        seconds, nanos, offset, zone = item
+        if zone and zone[0] not in "+-Z":
+            return ["dtz", [int(seconds), int(nanos), str(zone)]]
+        return ["dt", [int(seconds), int(nanos), int(offset)]]
+    second_of_day, nanos, offset = item
+    return ["time", [int(second_of_day) * 1_000_000_000 + int(nanos), int(offset)]]

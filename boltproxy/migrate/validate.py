@@ -1,20 +1,22 @@
-"""Prove that two servers hold the same graph.
+"""Prove that two servers hold the same graph, and say what is not proven.
 
-Every check compares aggregates that depend neither on the order entities are
-read in nor on internal ids:
+Checks (each compares aggregates that depend neither on read order nor on ids):
 
 - node counts per label combination, relationship counts per type;
 - a property checksum per label combination and per relationship type: the sum
   (mod 2**128) of a 128-bit hash of each entity's canonical, type-tagged
   properties, so one changed value, type or key changes it;
-- relationship endpoints through a key: each relationship is hashed with its
-  endpoints' keys (a uniquely constrained property where the schema has one,
-  else the endpoint node's own content hash);
-- a seeded random sample of nodes and relationships looked up one by one;
-- the schema diff.
+- structure: every node's and relationship's colour after neighbourhood
+  refinement (``identity``), compared as exact multisets, so a relationship
+  rewired between content-identical nodes is found (within the bound stated
+  in ``identity``);
+- a seeded sample of nodes re-read as text printed by the servers (``rendered``),
+  independent of the Python driver's decoding of values;
+- the schema diff, and the labels, types and property keys in use.
 
-Both servers are read concurrently, page by page. What is kept per entity is an
-8-byte digest (for endpoint keys and the sample), never the properties.
+Both servers are read concurrently, page by page. Per-entity data goes to a
+temporary SQLite file per side, never into Python objects: memory does not
+grow with the graph.
 """
 
 from __future__ import annotations
@@ -22,23 +24,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import neo4j
 
-from boltproxy.migrate.connect import Endpoint, open_driver, server_info
+from boltproxy.migrate.connect import Endpoint, Flavor, open_driver, server_info
 from boltproxy.migrate.dialect import detect_dialect
+from boltproxy.migrate.identity import GraphFingerprint, h64, multiset_difference, signed
 from boltproxy.migrate.reader import GraphReader
-from boltproxy.migrate.schema import Schema
-from boltproxy.migrate.schemadiff import Difference, diff_catalogue, diff_schema
-from boltproxy.migrate.writer import IMPORT_KEY, IMPORT_LABEL
+from boltproxy.migrate.rendered import render_nodes
+from boltproxy.migrate.schemadiff import Difference, diff_schema
 
 MOD = 1 << 128
 MAX_EXAMPLES = 5
+DEFAULT_ROUNDS = 8
 
 
 def digest(value: Any) -> int:
@@ -109,46 +113,45 @@ class Report:
 
 @dataclass
 class SideScan:
-    """Aggregates of one server's graph."""
+    """Aggregates of one server's graph; per-entity data lives in ``fingerprint`` (on disk)."""
 
+    fingerprint: GraphFingerprint
     node_counts: Counter[tuple[str, ...]] = field(default_factory=Counter)
     node_sums: Counter[tuple[str, ...]] = field(default_factory=Counter)
     rel_counts: Counter[str] = field(default_factory=Counter)
     rel_sums: Counter[str] = field(default_factory=Counter)
-    endpoint_sums: Counter[str] = field(default_factory=Counter)
-    node_keys: dict[int, int] = field(default_factory=dict)  # id → 64-bit endpoint key
-    node_digests: dict[int, int] = field(default_factory=dict)  # id → 64-bit content digest
-    node_shape: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
-    rel_digests: dict[int, int] = field(default_factory=dict)  # id → 64-bit digest with endpoints
-    rel_shape: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    groups: dict[int, str] = field(default_factory=dict)  # group hash → name (per label set)
+    labels: set[str] = field(default_factory=set)  # names in use, not merely known
+    types: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
     entities: int = 0
 
 
-def _node_key(labels: tuple[str, ...], props: dict[str, Any], keys: dict[str, tuple[str, ...]],
-              content: int) -> int:  # fmt: skip
-    for label in labels:
-        key = keys.get(label)
-        if key and all(p in props for p in key):
-            return digest(["key", label, [props[p] for p in key]])
-    return content
+def _group(side: SideScan, name: str) -> int:
+    key = h64(name.encode("utf-8"))
+    side.groups[key] = name
+    return key
 
 
-async def scan(reader: GraphReader, unique_keys: dict[str, tuple[str, ...]], page: int) -> SideScan:
-    side = SideScan()
+async def scan(reader: GraphReader, page: int, fingerprint: GraphFingerprint) -> SideScan:
+    """Read every node and relationship once, page by page, into aggregates and the store."""
+    side = SideScan(fingerprint)
     after = -1
     while True:
         rows = await reader.page("nodes", after, page)
         if not rows:
             break
+        batch = []
         for row in rows:
             labels = tuple(sorted(row["labels"]))  # type: ignore[typeddict-item]
             props = row["props"]
             content = digest([list(labels), props])
             side.node_counts[labels] += 1
             side.node_sums[labels] = (side.node_sums[labels] + content) % MOD
-            side.node_keys[row["id"]] = _node_key(labels, props, unique_keys, content) >> 64
-            side.node_digests[row["id"]] = content >> 64
-            side.node_shape[row["id"]] = (labels, tuple(sorted(props)))
+            side.labels.update(labels)
+            side.keys.update(props)
+            batch.append((row["id"], _group(side, _label_name(labels)), signed(content)))
+        fingerprint.add_nodes(batch)
         side.entities += len(rows)
         after = rows[-1]["id"]
     after = -1
@@ -156,20 +159,23 @@ async def scan(reader: GraphReader, unique_keys: dict[str, tuple[str, ...]], pag
         rows = await reader.page("relationships", after, page)
         if not rows:
             break
+        rel_batch = []
         for row in rows:
             rel_type = row["type"]  # type: ignore[typeddict-item]
             props = row["props"]
             content = digest([rel_type, props])
-            start = side.node_keys.get(row["start"])  # type: ignore[typeddict-item]
-            end = side.node_keys.get(row["end"])  # type: ignore[typeddict-item]
-            with_ends = digest([rel_type, props, start, end])
             side.rel_counts[rel_type] += 1
             side.rel_sums[rel_type] = (side.rel_sums[rel_type] + content) % MOD
-            side.endpoint_sums[rel_type] = (side.endpoint_sums[rel_type] + with_ends) % MOD
-            side.rel_digests[row["id"]] = with_ends >> 64
-            side.rel_shape[row["id"]] = (rel_type, tuple(sorted(props)))
+            side.types.add(rel_type)
+            side.keys.update(props)
+            rel_batch.append(
+                (row["id"], _group(side, f":{rel_type}"), signed(content),
+                 row["start"], row["end"])  # type: ignore[typeddict-item]
+            )  # fmt: skip
+        fingerprint.add_relationships(rel_batch)
         side.entities += len(rows)
         after = rows[-1]["id"]
+    fingerprint.seal()
     return side
 
 
@@ -198,28 +204,77 @@ def compare_groups(
     return Check(name, not wrong, blue_total, green_total, detail, examples)
 
 
-def sample_check(blue: SideScan, green: SideScan, size: int, seed: int) -> Check:
-    """Seeded random entities of blue, each looked up on green by its content."""
-    rng = random.Random(seed)
-    node_ids = sorted(blue.node_digests)
-    rel_ids = sorted(blue.rel_digests)
-    nodes = rng.sample(node_ids, min(size, len(node_ids)))
-    rels = rng.sample(rel_ids, min(size, len(rel_ids)))
-    green_nodes = Counter(green.node_digests.values())
-    green_rels = Counter(green.rel_digests.values())
-    missing: list[str] = []
-    for node_id in nodes:
-        if green_nodes[blue.node_digests[node_id]] == 0:
-            labels, keys = blue.node_shape[node_id]
-            missing.append(f"node {_label_name(labels)} with keys {list(keys)} has no match")
-    for rel_id in rels:
-        if green_rels[blue.rel_digests[rel_id]] == 0:
-            rel_type, keys = blue.rel_shape[rel_id]
-            missing.append(f"relationship :{rel_type} with keys {list(keys)} has no match")
-    checked = len(nodes) + len(rels)
-    detail = f"{len(missing)} of {checked} sampled entities missing on green (seed {seed})"
-    return Check("random sample", not missing, checked, checked - len(missing), detail,
-                 missing[:MAX_EXAMPLES])  # fmt: skip
+def structure_check(
+    name: str,
+    blue: Iterator[tuple[int, int, int]],
+    green: Iterator[tuple[int, int, int]],
+    groups: dict[int, str],
+    what: str,
+) -> Check:
+    """Compare two multisets of final colours; report per group how many have no twin."""
+    surplus: Counter[int] = Counter()
+    missing_blue = missing_green = 0
+    for group, blue_extra, green_extra in multiset_difference(blue, green):
+        surplus[group] += blue_extra + green_extra
+        missing_green += blue_extra
+        missing_blue += green_extra
+    examples = [
+        f"{groups.get(group, '?')}: {count} {what} without an identical counterpart"
+        for group, count in surplus.most_common(MAX_EXAMPLES)
+    ]
+    detail = (
+        f"{missing_green} {what} of blue and {missing_blue} of green have no counterpart"
+        if surplus
+        else f"every {what[:-1] if what.endswith('s') else what} has an identical counterpart"
+    )
+    return Check(name, not surplus, None, None, detail, examples)
+
+
+async def rendered_check(
+    blue: SideRead, green: SideRead, size: int, seed: int
+) -> Check:
+    """Sampled nodes re-read as server-printed text on both sides and compared.
+
+    Independent of the driver's value decoding: a value the driver changes the
+    same way on both sides (an offset rounded to minutes) differs here.
+    """
+    name = "sampled values as the servers print them"
+    if blue.flavor != green.flavor:
+        return Check(name, True, 0, 0, "skipped: servers of different kinds print differently")
+    sample = blue.scan.fingerprint.sample_nodes(size, seed)
+    candidates = {
+        node_id: green.scan.fingerprint.nodes_with_colour(colour, 5) for node_id, colour in sample
+    }
+    twins = sorted({i for ids in candidates.values() for i in ids})
+    blue_text = await render_nodes(blue.driver, blue.database, blue.flavor,
+                                   [node_id for node_id, _ in sample])  # fmt: skip
+    green_text = await render_nodes(green.driver, green.database, green.flavor, twins)
+    differing = []
+    compared = 0
+    for node_id, twins in candidates.items():
+        if not twins:
+            continue  # already counted by the structural checks
+        compared += 1
+        mine = blue_text.get(node_id)
+        if not any(green_text.get(twin) == mine for twin in twins):
+            keys = sorted({k for k, *_ in mine or ()})
+            differing.append(f"a node with keys {keys} prints differently on green")
+    detail = f"{len(differing)} of {compared} sampled nodes differ in printed form (seed {seed})"
+    return Check(name, not differing, compared, compared - len(differing), detail,
+                 differing[:MAX_EXAMPLES])  # fmt: skip
+
+
+def token_check(blue: SideScan, green: SideScan) -> Check:
+    """Labels, types and keys in use on each side (not every name a server remembers)."""
+    differences = [
+        Difference(area, item, where)
+        for area, b, g in (("label", blue.labels, green.labels),
+                           ("relationship type", blue.types, green.types),
+                           ("property key", blue.keys, green.keys))
+        for item, where in [*((i, "blue only") for i in sorted(b - g)),
+                            *((i, "green only") for i in sorted(g - b))]
+    ]  # fmt: skip
+    return schema_check(differences, "labels, types and property keys in use")
 
 
 def schema_check(differences: list[Difference], name: str = "schema") -> Check:
@@ -227,6 +282,27 @@ def schema_check(differences: list[Difference], name: str = "schema") -> Check:
                 for d in differences[:MAX_EXAMPLES]]  # fmt: skip
     detail = f"{len(differences)} difference(s)" if differences else "identical"
     return Check(name, not differences, None, None, detail, examples)
+
+
+@dataclass
+class SideRead:
+    driver: neo4j.AsyncDriver
+    database: str | None
+    flavor: Flavor
+    scan: SideScan
+
+
+async def refine_together(blue: GraphFingerprint, green: GraphFingerprint, cap: int) -> Check:
+    """Colour refinement on both sides in lockstep until neither partition gets finer."""
+    stable = False
+    for _ in range(cap):
+        finer = [await asyncio.to_thread(side.refine) for side in (blue, green)]
+        if not any(finer):
+            stable = True
+            break
+    state = "partition stable" if stable else f"not stable after the cap of {cap} rounds"
+    detail = f"{blue.rounds} round(s); {blue.distinct} and {green.distinct} colours; {state}"
+    return Check("neighbourhood refinement", True, blue.distinct, green.distinct, detail)
 
 
 async def validate_graphs(
@@ -238,6 +314,8 @@ async def validate_graphs(
     sample: int = 100,
     seed: int = 0,
     page: int = 10_000,
+    rounds: int = DEFAULT_ROUNDS,
+    temp_dir: Path | None = None,
 ) -> Report:
     started = time.perf_counter()
     blue_info, green_info = await asyncio.gather(
@@ -250,46 +328,36 @@ async def validate_graphs(
         blue_dialect.fetch_schema(blue, blue_database),
         green_dialect.fetch_schema(green, green_database),
     )
-    keys = _shared_keys(blue_schema, green_schema)
-    blue_scan, green_scan = await asyncio.gather(
-        scan(GraphReader(blue, blue_database, blue_info.flavor), keys, page),
-        scan(GraphReader(green, green_database, green_info.flavor), keys, page),
-    )
-    blue_catalogue, green_catalogue = await asyncio.gather(
-        blue_dialect.fetch_catalogue(blue, blue_database),
-        green_dialect.fetch_catalogue(green, green_database),
-    )
-    # Token names are compared, except the importer's own temporary ones: some
-    # engines (FalkorDB) keep a label or key name after its last use is removed.
-    names = [d for d in diff_catalogue(blue_catalogue, green_catalogue)
-             if d.area in ("label", "relationship type", "property key")
-             and d.item not in (IMPORT_LABEL, IMPORT_KEY)]  # fmt: skip
-    checks = [
-        compare_groups("nodes per label combination", blue_scan.node_counts,
-                       green_scan.node_counts, _label_name),
-        compare_groups("relationships per type", blue_scan.rel_counts, green_scan.rel_counts,
-                       lambda t: f":{t}"),
-        compare_groups("node property checksums", blue_scan.node_sums, green_scan.node_sums,
-                       _label_name, sums=True),
-        compare_groups("relationship property checksums", blue_scan.rel_sums,
-                       green_scan.rel_sums, lambda t: f":{t}", sums=True),
-        compare_groups("relationship endpoints", blue_scan.endpoint_sums,
-                       green_scan.endpoint_sums, lambda t: f":{t}", sums=True),
-        sample_check(blue_scan, green_scan, sample, seed),
-        schema_check(diff_schema(blue_schema, green_schema), "indexes and constraints"),
-        schema_check(names, "labels, types and property keys"),
-    ]  # fmt: skip
+    with GraphFingerprint(temp_dir) as blue_print, GraphFingerprint(temp_dir) as green_print:
+        blue_scan, green_scan = await asyncio.gather(
+            scan(GraphReader(blue, blue_database, blue_info.flavor, side="blue"), page,
+                 blue_print),
+            scan(GraphReader(green, green_database, green_info.flavor, side="green"), page,
+                 green_print),
+        )  # fmt: skip
+        refinement = await refine_together(blue_print, green_print, rounds)
+        groups = {**blue_scan.groups, **green_scan.groups}
+        checks = [
+            compare_groups("nodes per label combination", blue_scan.node_counts,
+                           green_scan.node_counts, _label_name),
+            compare_groups("relationships per type", blue_scan.rel_counts, green_scan.rel_counts,
+                           lambda t: f":{t}"),
+            compare_groups("node property checksums", blue_scan.node_sums, green_scan.node_sums,
+                           _label_name, sums=True),
+            compare_groups("relationship property checksums", blue_scan.rel_sums,
+                           green_scan.rel_sums, lambda t: f":{t}", sums=True),
+            refinement,
+            structure_check("nodes with their neighbourhoods", blue_print.node_colours(),
+                            green_print.node_colours(), groups, "nodes"),
+            structure_check("relationship endpoints", blue_print.relationship_colours(),
+                            green_print.relationship_colours(), groups, "relationships"),
+            await rendered_check(
+                SideRead(blue, blue_database, blue_info.flavor, blue_scan),
+                SideRead(green, green_database, green_info.flavor, green_scan), sample, seed),
+            schema_check(diff_schema(blue_schema, green_schema), "indexes and constraints"),
+            token_check(blue_scan, green_scan),
+        ]  # fmt: skip
     return Report(checks, blue_scan.entities + green_scan.entities, time.perf_counter() - started)
-
-
-def _shared_keys(blue: Schema, green: Schema) -> dict[str, tuple[str, ...]]:
-    """Endpoint keys both sides can use: a unique key only where both have it."""
-    green_keys = green.unique_keys()
-    return {
-        label: props
-        for label, props in blue.unique_keys().items()
-        if green_keys.get(label) == props
-    }
 
 
 async def run_validation(

@@ -51,6 +51,7 @@ def validate(
     report = tmp_path / "report.json"
     code, _ = cli("validate", "--blue", pair[0].bolt_uri, "--green", pair[1].bolt_uri,
                   "--sample", "30", "--report", str(report))  # fmt: skip
+    assert report.exists(), _
     checks = {c["check"]: c for c in json.loads(report.read_text())["checks"]}
     return code, checks
 
@@ -137,4 +138,59 @@ def test_export_import_then_validate(
     code, output = cli("import", "--target", green.bolt_uri, str(out))
     assert code == 0, output
     code, checks = validate((blue, green), tmp_path)
+    assert code == 0, failed(checks)
+
+
+# --- identity beyond statistics (issue 12, finding 1) -------------------------------
+
+TWINS = (
+    "CREATE (p1:Person {name: 'John Smith'}), (p2:Person {name: 'John Smith'}),"
+    " (a:Company {name: 'Acme'}), (g:Company {name: 'Globex'}), "
+)
+
+
+def _twin_pair(pair: tuple[FalkorDBServer, FalkorDBServer], blue_edges: str,
+               green_edges: str) -> None:  # fmt: skip
+    blue, green = pair
+    run(blue, "MATCH (n) DETACH DELETE n", TWINS + blue_edges)
+    run(green, "MATCH (n) DETACH DELETE n", TWINS + green_edges)
+
+
+def test_relationship_moved_between_content_identical_nodes_fails(
+    pair: tuple[FalkorDBServer, FalkorDBServer], tmp_path: Path
+) -> None:
+    # Blue: each John Smith works at one company. Green: one works at both.
+    _twin_pair(
+        pair,
+        "(p1)-[:WORKS_AT]->(a), (p2)-[:WORKS_AT]->(g)",
+        "(p1)-[:WORKS_AT]->(a), (p1)-[:WORKS_AT]->(g)",
+    )
+    code, checks = validate(pair, tmp_path)
+    assert code == 1
+    assert "relationship endpoints" in failed(checks)
+    assert "relationships per type" not in failed(checks)
+    assert "node property checksums" not in failed(checks)
+
+
+def test_relationship_turned_into_self_loop_between_bare_nodes_fails(
+    pair: tuple[FalkorDBServer, FalkorDBServer], tmp_path: Path
+) -> None:
+    blue, green = pair
+    run(blue, "MATCH (n) DETACH DELETE n", "CREATE (:B)-[:R]->(:B)")
+    run(green, "MATCH (n) DETACH DELETE n", "CREATE (b:B)-[:R]->(b), (:B)")
+    code, checks = validate(pair, tmp_path)
+    assert code == 1
+    assert {"relationship endpoints", "nodes with their neighbourhoods"} <= failed(checks)
+
+
+def test_symmetric_identical_graphs_pass(
+    pair: tuple[FalkorDBServer, FalkorDBServer], tmp_path: Path
+) -> None:
+    # The same graph built in another order: ids differ, identity does not.
+    _twin_pair(
+        pair,
+        "(p1)-[:WORKS_AT]->(a), (p2)-[:WORKS_AT]->(g)",
+        "(p2)-[:WORKS_AT]->(a), (p1)-[:WORKS_AT]->(g)",
+    )
+    code, checks = validate(pair, tmp_path)
     assert code == 0, failed(checks)
