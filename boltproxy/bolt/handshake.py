@@ -22,7 +22,7 @@ from boltproxy.bolt.packstream import Buffer
 MAGIC = b"\x60\x60\xb0\x17"
 MANIFEST_V1 = b"\x00\x00\x01\xff"
 NO_VERSION = b"\x00\x00\x00\x00"
-KNOWN_VERSIONS: tuple[Version, ...] = ((4, 4), *((5, minor) for minor in range(9)), (6, 0))
+KNOWN_VERSIONS: tuple[Version, ...] = ((4, 4), *((5, minor) for minor in range(9)), (6, 0), (6, 1))
 
 Proposal = tuple[Version, int]
 # More version ranges than any server lists: a count above it is garbage, not a

@@ -1,4 +1,4 @@
-"""The Bolt message catalogue (4.4 to 6.0), cheap peeks and reply builders."""
+"""The Bolt message catalogue (4.4 to 6.1), cheap peeks and reply builders."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PackStream v1: the value encoding of Bolt.
+"""PackStream: the value encoding of Bolt (v1, and v2's UUID from Bolt 6.1).
 
 Decoding keeps structures generic (:class:`Structure` with its tag and fields)
 so that what is unpacked packs back to the same value; typed hydration lives in
@@ -9,6 +9,7 @@ without building Python objects, for validating client messages cheaply.
 from __future__ import annotations
 
 import struct
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +18,10 @@ from boltproxy.bolt.errors import PackingError as PackingError
 from boltproxy.bolt.errors import PackStreamError as PackStreamError
 
 MAX_DEPTH = 256
+# PackStream v2 (Bolt 6.1): a UUID is this marker and its 16 bytes. Accepted on
+# every version: a server that predates it refuses it with its own FAILURE.
+UUID_MARKER = 0xE0
+_FIXED_SIZES = {0xC1: 8, 0xC8: 1, 0xC9: 2, 0xCA: 4, 0xCB: 8, UUID_MARKER: 16}
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -102,6 +107,9 @@ def pack_into(buffer: bytearray, value: Any, depth: int = 0) -> None:
                 raise PackingError(f"map keys must be strings, not {type(key).__name__}")
             pack_into(buffer, key, depth + 1)
             pack_into(buffer, item, depth + 1)
+    elif isinstance(value, uuid.UUID):
+        buffer.append(UUID_MARKER)
+        buffer += value.bytes
     elif isinstance(value, Structure):
         if len(value.fields) > 15:
             raise PackingError("a structure has at most 15 fields")
@@ -225,6 +233,11 @@ def _unpack(view: memoryview, offset: int, depth: int) -> tuple[Any, int]:
     if 0xD8 <= marker <= 0xDA:
         size, offset = _size(view, marker, offset, 0xD8)
         return _map(view, offset, size, depth)
+    if marker == UUID_MARKER:
+        end = offset + 16
+        if end > len(view):
+            raise PackStreamError(f"truncated UUID at {offset}")
+        return uuid.UUID(bytes=bytes(view[offset:end])), end
     raise PackStreamError(f"unknown marker 0x{marker:02X} at {offset - 1}")
 
 
@@ -309,7 +322,7 @@ def _skip(view: memoryview, offset: int, depth: int) -> int:
     if high == 0xB0:
         view[offset]
         return _skip_items(view, offset + 1, marker & 0x0F, depth)
-    fixed = {0xC1: 8, 0xC8: 1, 0xC9: 2, 0xCA: 4, 0xCB: 8}.get(marker)
+    fixed = _FIXED_SIZES.get(marker)
     if fixed is not None:
         if offset + fixed > len(view):
             raise PackStreamError(f"truncated number at {offset}")

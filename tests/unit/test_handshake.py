@@ -135,7 +135,7 @@ def test_client_refuses_a_version_it_did_not_propose() -> None:
 
 
 def test_encodings() -> None:
-    assert proposals_for(KNOWN_VERSIONS) == [((6, 0), 0), ((5, 8), 8), ((4, 4), 0)]
+    assert proposals_for(KNOWN_VERSIONS) == [((6, 1), 1), ((5, 8), 8), ((4, 4), 0)]
     assert decode_proposals(encode_proposals(DRIVER_6)) == DRIVER_6
     for value in (0, 1, 127, 128, 300, 2**40):
         assert decode_varint(encode_varint(value) + b"\xff", 0) == (

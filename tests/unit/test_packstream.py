@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import uuid
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from boltproxy.bolt.errors import LocalProtocolError, RemoteProtocolError
 from boltproxy.bolt.packstream import (
     MAX_DEPTH,
+    UUID_MARKER,
     PackingError,
     PackStreamError,
     Structure,
@@ -157,7 +159,7 @@ def test_random_bytes_never_raise_anything_else(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "marker", ["C4", "C5", "C6", "C7", "CF", "D3", "D7", "DB", "DC", "DF", "E0", "EF"]
+    "marker", ["C4", "C5", "C6", "C7", "CF", "D3", "D7", "DB", "DC", "DF", "E1", "EF"]
 )
 def test_reserved_markers(marker: str) -> None:
     with pytest.raises(PackStreamError, match="unknown marker"):
@@ -180,3 +182,15 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
         unpack_all(data)
     with pytest.raises(PackStreamError, match="nested"):
         skip(data)
+
+
+def test_uuid_of_packstream_v2_round_trips_and_is_skipped() -> None:
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    data = pack({"id": value, "n": 1})
+    assert data[4] == UUID_MARKER
+    assert unpack_all(data) == {"id": value, "n": 1}
+    assert skip(data) == len(data)
+    with pytest.raises(PackStreamError):
+        skip(data[:10])
+    with pytest.raises(PackStreamError):
+        unpack_all(data[:10])
