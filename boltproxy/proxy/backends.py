@@ -23,7 +23,10 @@ class Backend:
     def __init__(self, name: str, settings: BackendSettings) -> None:
         self.name = name
         self.settings = settings
+        # What it spoke when it last answered: kept while it is down, so the
+        # versions offered to clients do not flap with a short outage.
         self.capabilities: Capabilities | None = None
+        self._answered = False  # did the last check (or link) reach it?
         self.last_error: str | None = None
         self.checked_at: float | None = None
         self._lock = asyncio.Lock()
@@ -31,7 +34,7 @@ class Backend:
 
     @property
     def up(self) -> bool:
-        return self.capabilities is not None and bool(self.capabilities.versions)
+        return self._answered and self.capabilities is not None
 
     async def probe(self) -> Capabilities | None:
         """Ask the backend which versions it speaks; None when it does not answer."""
@@ -54,6 +57,7 @@ class Backend:
                     capabilities.describe(),
                 )
             self.capabilities = capabilities
+            self._answered = True
             self.last_error = None
             self._up_gauge.set(1)
             return capabilities
@@ -77,6 +81,7 @@ class Backend:
             )
         self.last_error = reason
         self.checked_at = time.monotonic()
+        self._answered = False
         self._up_gauge.set(0)
 
     async def open(

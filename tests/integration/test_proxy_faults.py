@@ -317,3 +317,62 @@ def test_a_backend_that_comes_up_later_is_probed_and_used() -> None:
                 assert driver.get_server_info().protocol_version == (5, 8)
                 assert driver.execute_query("RETURN 1 AS x").records[0]["x"] == 1
             assert wait_for(lambda: proxy.server.backends["blue"].up)
+
+
+def test_a_client_that_goes_quiet_after_the_handshake_is_dropped(fake: FakeNeo4j) -> None:
+    settings = proxy_settings(
+        fake.uri, relay={"client_handshake_timeout": 0.5, "client_idle_before_auth_timeout": 0.5}
+    )
+    with running_proxy(settings) as proxy:
+        with RawBolt(proxy.port) as raw:
+            assert raw.handshake() == b"\x00\x00\x08\x05"
+            started = time.monotonic()
+            assert raw.read_until_closed() == b""  # never sent HELLO
+            assert time.monotonic() - started < 5
+        with RawBolt(proxy.port) as raw:
+            raw.handshake()
+            raw.send(HELLO + LOGON[:5])  # stops inside a message before logging in
+            hello_reply = raw.read_messages(1)
+            assert hello_reply[0][0] == Tag.SUCCESS
+            assert raw.read_until_closed() == b""
+        assert wait_for(lambda: not proxy.server._connections)
+        assert wait_for(lambda: backend_links() == 0)
+
+
+def test_everything_sent_before_the_backend_answered_is_relayed(fake: FakeNeo4j) -> None:
+    # The handshake waits for the backend; a client pipelining in many packets
+    # meanwhile loses nothing.
+    fake.delay_handshake = 0.5
+    settings = proxy_settings(fake.uri)
+    with running_proxy(settings) as proxy, RawBolt(proxy.port) as raw:
+        for part in (
+            MAGIC + encode_proposals([((5, 8), 8)]),
+            HELLO,
+            LOGON,
+            msg(Tag.RUN, "RETURN 1 AS x", {}, {}),
+            msg(Tag.PULL, {"n": -1}),
+        ):
+            raw.send(part)
+        assert raw.read_exactly(4) == b"\x00\x00\x08\x05"
+        tags = [tag for tag, _ in raw.read_messages(5)]
+        assert tags == [Tag.SUCCESS, Tag.SUCCESS, Tag.SUCCESS, Tag.RECORD, Tag.SUCCESS]
+
+
+def test_health_follows_a_dying_backend_and_answers_at_once() -> None:
+    port = free_port()
+    settings = proxy_settings(f"bolt://127.0.0.1:{port}", relay={"health_check_interval": 0.2})
+    proxy = ThreadedProxy(settings)
+    try:
+        with run_in_thread(FakeNeo4j(profile=NEO4J_5_26, port=port)):
+            proxy.start()
+            assert proxy.call(proxy.server.health())["status"] == "ok"
+        # The backend has stopped: the background checks notice without any client.
+        backend = proxy.server.backends["blue"]
+        assert wait_for(lambda: not backend.up)
+        started = time.monotonic()
+        assert proxy.call(proxy.server.health())["status"] == "unavailable"
+        assert time.monotonic() - started < 0.5  # no probe on the request's path
+        # A refused connection is named as such on every loop, not as a version problem.
+        assert "cannot connect" in (backend.last_error or "")
+    finally:
+        proxy.stop()
