@@ -1,0 +1,71 @@
+"""The ``[shadow]`` section of the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ShadowMode = Literal["off", "reads", "all"]
+Sticky = Literal["session", "shape"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShadowRule(_Section):
+    """Matches queries by shape, database and user; every given field must match.
+
+    ``shape`` is a shape id or an fnmatch pattern on the shape text; the other
+    fields are fnmatch patterns too. An empty rule matches everything.
+    """
+
+    shape: str | None = None
+    database: str | None = None
+    user: str | None = None
+
+
+class IgnoreRule(_Section):
+    """Differences to disregard: ``path`` (fnmatch) in the result of ``shape``.
+
+    Paths: ``columns``, ``row_count``, ``order``, ``rows[i].<column>…``,
+    ``stats.<counter>``, ``status.<GQL status>``, ``failure``. ``shape`` as in
+    :class:`ShadowRule`; omitted, the rule holds for every shape.
+    """
+
+    shape: str | None = None
+    path: str = "*"
+
+
+class ShadowSettings(_Section):
+    mode: ShadowMode = "reads"
+    # Share of traffic mirrored, decided once per session or per query shape so
+    # that a session (or shape) is either followed whole or not at all.
+    sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    sticky: Sticky = "session"
+    include: list[ShadowRule] = Field(default_factory=list)
+    exclude: list[ShadowRule] = Field(default_factory=list)
+    # The mirror queue's bounds; beyond them exchanges are dropped and counted.
+    queue_entries: int = Field(10_000, ge=1)
+    queue_bytes: int = Field(64 << 20, ge=1 << 16)
+    # Candidate queries in flight at once, over all sessions.
+    max_concurrent: int = Field(16, ge=1)
+    # A candidate answer later than this is abandoned (outcome "timeout").
+    query_timeout: float = Field(30.0, gt=0)
+    # Per-query cap on the records kept from each side for comparison.
+    max_records: int = Field(10_000, ge=0)
+    max_record_bytes: int = Field(16 << 20, ge=0)
+    store: Path | None = None
+    capture: Path | None = None
+    # Examples keep parameters only as hashes unless this is set.
+    keep_parameters: bool = False
+    examples_per_kind: int = Field(3, ge=0, le=100)
+    # Relative tolerance for floats (absolute below 1.0).
+    float_tolerance: float = Field(1e-9, ge=0.0)
+    # A candidate whose p95 exceeds this multiple of the primary's is flagged slower...
+    latency_flag_multiple: float = Field(2.0, ge=1.0)
+    # ...when it is also this many seconds slower (noise on fast queries is not a finding).
+    latency_flag_floor: float = Field(0.005, ge=0.0)
+    ignore: list[IgnoreRule] = Field(default_factory=list)
