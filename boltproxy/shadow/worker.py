@@ -1,0 +1,268 @@
+"""The shadow sink: a never-blocking hand-off to a worker process that compares and stores.
+
+The relay calls :meth:`ShadowSink.submit` on the event loop. It only checks two
+bounds (entries and bytes waiting) and puts the exchange on a multiprocessing
+queue, whose feeder thread pickles it; a full queue drops and counts instead of
+waiting. Decoding, comparing and writing the store happen in a separate process
+(spawned, so it shares no state with the loop), so CPU spent on diffs does not
+add to client latency.
+
+The worker reports progress through a small shared array of counters (written
+only by the worker): entries and bytes consumed, and outcomes by kind. A
+daemon thread in the proxy turns them into Prometheus counters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+from typing import Any
+
+from boltproxy.shadow import metrics
+from boltproxy.shadow.capture import CaptureWriter
+from boltproxy.shadow.classify import nondeterminism, orders_results
+from boltproxy.shadow.compare import CompareOptions, Outcome, OutcomeKind, compare
+from boltproxy.shadow.exchange import NOT_MIRRORED, Exchange
+from boltproxy.shadow.fingerprint import fingerprint
+from boltproxy.shadow.rules import ignore_patterns
+from boltproxy.shadow.settings import ShadowSettings
+from boltproxy.shadow.store import ShadowStore
+
+log = logging.getLogger("boltproxy.shadow")
+
+KINDS = tuple(OutcomeKind)
+# Shared counter slots: consumed entries, consumed bytes, worker errors, then one per kind.
+_CONSUMED, _CONSUMED_BYTES, _ERRORS, _FIRST_KIND = 0, 1, 2, 3
+_COMMIT_EVERY = 500  # exchanges
+_COMMIT_INTERVAL = 1.0  # seconds
+_STOP = None
+
+
+class ShadowSink:
+    """Bounded, non-blocking entry to the shadow worker process."""
+
+    def __init__(self, settings: ShadowSettings, *, metrics_interval: float = 1.0) -> None:
+        self._settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._queue: Any = self._context.Queue()
+        self._counters: Any = self._context.Array("q", _FIRST_KIND + len(KINDS), lock=False)
+        self._process: Any = None
+        self._submitted = 0
+        self._submitted_bytes = 0
+        self._dropped = 0
+        self._closed = False
+        self._reported = [0] * (_FIRST_KIND + len(KINDS))
+        self._metrics_interval = metrics_interval
+        self._metrics_stop = threading.Event()
+        self._metrics_thread: threading.Thread | None = None
+        self._primary_latency = metrics.LATENCY.labels("primary")
+        self._candidate_latency = metrics.LATENCY.labels("candidate")
+
+    def start(self) -> None:
+        """Spawn the worker (seconds of interpreter start-up: call it at proxy start)."""
+        if self._process is not None:
+            return
+        self._process = self._context.Process(
+            target=_worker_main,
+            args=(self._queue, self._counters, self._settings.model_dump_json()),
+            name="boltproxy-shadow-worker",
+            daemon=True,
+        )
+        self._process.start()
+        self._metrics_thread = threading.Thread(
+            target=self._metrics_loop, name="boltproxy-shadow-metrics", daemon=True
+        )
+        self._metrics_thread.start()
+
+    # --- the client's path ---------------------------------------------------------------
+
+    def submit(self, exchange: Exchange) -> bool:
+        """Queue ``exchange`` for comparison; False (and counted) when it must be dropped."""
+        counters = self._counters
+        waiting = self._submitted - counters[_CONSUMED]
+        waiting_bytes = self._submitted_bytes - counters[_CONSUMED_BYTES]
+        size = exchange.size
+        if (
+            self._closed
+            or waiting >= self._settings.queue_entries
+            or waiting_bytes + size > self._settings.queue_bytes
+        ):
+            self._dropped += 1
+            metrics.QUEUE_DROPS.inc()
+            metrics.OUTCOMES.labels(OutcomeKind.DROPPED.value).inc()
+            return False
+        self._submitted += 1
+        self._submitted_bytes += size
+        self._queue.put_nowait(exchange)
+        self._primary_latency.observe(exchange.primary.latency)
+        if exchange.candidate is not None and not exchange.candidate_explained:
+            self._candidate_latency.observe(exchange.candidate.latency)
+        return True
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    @property
+    def waiting(self) -> int:
+        return int(self._submitted - self._counters[_CONSUMED])
+
+    # --- metrics and shutdown ------------------------------------------------------------
+
+    def poll_metrics(self) -> None:
+        """Add what the worker counted since the last poll to the Prometheus counters."""
+        snapshot = list(self._counters)
+        for index, kind in enumerate(KINDS, _FIRST_KIND):
+            delta = snapshot[index] - self._reported[index]
+            if delta > 0:
+                metrics.OUTCOMES.labels(kind.value).inc(delta)
+        errors = snapshot[_ERRORS] - self._reported[_ERRORS]
+        if errors > 0:
+            metrics.WORKER_ERRORS.inc(errors)
+        self._reported = snapshot
+        metrics.QUEUE_ENTRIES.set(self._submitted - snapshot[_CONSUMED])
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Outcomes the worker has produced so far, by kind."""
+        counters = self._counters
+        return {kind.value: int(counters[i]) for i, kind in enumerate(KINDS, _FIRST_KIND)}
+
+    def _metrics_loop(self) -> None:
+        while not self._metrics_stop.wait(self._metrics_interval):
+            self.poll_metrics()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until the worker has consumed everything submitted (for tests and replay)."""
+        deadline = time.monotonic() + timeout
+        while self._counters[_CONSUMED] < self._submitted:
+            if time.monotonic() > deadline or not self._alive():
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _alive(self) -> bool:
+        return self._process is not None and bool(self._process.is_alive())
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop accepting, let the worker finish what is queued and flush its store."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._process is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self._queue.put(_STOP)
+            self._process.join(timeout)
+            if self._process.is_alive():
+                log.warning("shadow worker did not stop within %.0fs; terminating it", timeout)
+                self._process.terminate()
+                self._process.join(5.0)
+        self._metrics_stop.set()
+        if self._metrics_thread is not None:
+            self._metrics_thread.join(timeout)
+        self.poll_metrics()
+        if self._process is None:
+            self._queue.cancel_join_thread()  # nobody will read what is queued
+        self._queue.close()
+        self._queue.join_thread()
+
+
+# --- the worker process -------------------------------------------------------------------
+
+
+class Processor:
+    """Fingerprint, compare, store and capture one exchange (in the worker, or inline)."""
+
+    def __init__(self, settings: ShadowSettings) -> None:
+        self.settings = settings
+        self.store = (
+            ShadowStore(
+                settings.store,
+                keep_parameters=settings.keep_parameters,
+                examples_per_kind=settings.examples_per_kind,
+            )
+            if settings.store is not None
+            else None
+        )
+        self.capture = CaptureWriter(settings.capture) if settings.capture is not None else None
+        self._last_commit = time.monotonic()
+
+    def process(self, exchange: Exchange) -> Outcome | None:
+        if self.capture is not None:
+            self.capture.write(exchange)
+        if exchange.candidate is None and exchange.candidate_missing == NOT_MIRRORED:
+            return None
+        shape = fingerprint(exchange.query)
+        ordered = orders_results(exchange.query)
+        options = CompareOptions(
+            float_tolerance=self.settings.float_tolerance,
+            latency_flag_multiple=self.settings.latency_flag_multiple,
+            latency_flag_floor=self.settings.latency_flag_floor,
+            ignore=ignore_patterns(self.settings.ignore, shape),
+            ordered=ordered,
+            nondeterministic=nondeterminism(exchange.query),
+        )
+        outcome = compare(exchange, options)
+        if self.store is not None:
+            self.store.record(exchange, shape, outcome, ordered=ordered)
+        return outcome
+
+    def tick(self, force: bool = False) -> None:
+        """Commit the store and flush the capture now and then, not per exchange."""
+        now = time.monotonic()
+        pending = self.store.pending if self.store is not None else 0
+        if force or pending >= _COMMIT_EVERY or now - self._last_commit >= _COMMIT_INTERVAL:
+            if self.store is not None:
+                self.store.commit()
+            if self.capture is not None:
+                self.capture.flush()
+            self._last_commit = now
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.capture is not None:
+            self.capture.close()
+
+
+def _worker_main(jobs: Any, counters: Any, settings_json: str) -> None:
+    # The proxy decides when the worker stops (a sentinel), not a Ctrl-C to the group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = ShadowSettings.model_validate_json(settings_json)
+    processor = Processor(settings)
+    try:
+        while True:
+            try:
+                exchange = jobs.get(timeout=_COMMIT_INTERVAL)
+            except queue.Empty:
+                processor.tick()
+                continue
+            if exchange is _STOP:
+                break
+            _handle(processor, exchange, counters)
+            processor.tick()
+    finally:
+        processor.close()
+
+
+def _handle(processor: Processor, exchange: Exchange, counters: Any) -> None:
+    try:
+        outcome = processor.process(exchange)
+    except Exception as exc:  # one bad exchange must not stop shadowing
+        counters[_ERRORS] += 1
+        # Never the values: only which kind of failure, and of which query shape.
+        log.error(
+            "shadow worker failed on shape %s: %s",
+            fingerprint(exchange.query).id,
+            type(exc).__name__,
+        )
+        outcome = None
+    if outcome is not None:
+        counters[_FIRST_KIND + KINDS.index(outcome.kind)] += 1
+    counters[_CONSUMED_BYTES] += exchange.size
+    counters[_CONSUMED] += 1
+
