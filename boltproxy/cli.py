@@ -16,6 +16,7 @@ def main() -> None:
 def _register() -> None:
     # Each area owns its own click group; importing them here keeps this file
     # free of their logic.
+    from boltproxy.control.cli import COMMANDS as control_commands
     from boltproxy.migrate.cli import migrate
     from boltproxy.proxy.cli import serve
     from boltproxy.sandbox.cli import sandbox
@@ -23,6 +24,8 @@ def _register() -> None:
     main.add_command(serve)
     main.add_command(sandbox)
     main.add_command(migrate)
+    for command in control_commands:
+        main.add_command(command)
 
 
 _register()

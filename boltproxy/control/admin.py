@@ -1,12 +1,13 @@
-"""The admin HTTP listener: ``/metrics`` and ``/healthz``.
+"""The admin HTTP listener: ``/metrics``, ``/healthz`` and traffic control.
 
-Traffic control (flip, rollback, weight, drain, status; ROADMAP item 4) will add
-its token-protected routes to this same application through ``build_admin_app``,
-so operators keep one admin port.
+Traffic control's routes (status page, status, flip, rollback, weight, drain,
+shadow settings, audit; see ``api``) join the same application when a
+:class:`ControlPlane` is given, so operators keep one admin port.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,12 +16,24 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from boltproxy import metrics
 from boltproxy.config import AdminSettings
+from boltproxy.control.api import AdminHooks, TrafficApi
+from boltproxy.control.plane import ControlPlane
 
 # Returns a JSON-able report; ``{"status": "ok", ...}`` means healthy.
 Health = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def build_admin_app(health: Health) -> web.Application:
+class AdminConfigError(Exception):
+    """The admin listener cannot start as configured; the message says what to change."""
+
+
+def build_admin_app(
+    health: Health,
+    control: ControlPlane | None = None,
+    *,
+    token: str | None = None,
+    hooks: AdminHooks | None = None,
+) -> web.Application:
     """The admin routes, without a listener (tests drive it with aiohttp's test client)."""
 
     async def metrics_view(_request: web.Request) -> web.Response:
@@ -38,7 +51,28 @@ def build_admin_app(health: Health) -> web.Application:
     app = web.Application()
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", health_view)
+    if control is not None:
+        TrafficApi(control, token, hooks or AdminHooks.defaults()).add_routes(app)
     return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to any interface
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to serve the admin API beyond this machine without a token."""
+    if token is None and not is_loopback(host):
+        raise AdminConfigError(
+            f"admin.host is {host!r} but no admin token is configured: without a token the"
+            " admin listener only binds to loopback (127.0.0.1 or ::1). Set [admin] token"
+            ' (or BOLTPROXY_ADMIN__TOKEN), or set admin.host = "127.0.0.1".'
+        )
 
 
 class AdminServer:
@@ -52,8 +86,17 @@ class AdminServer:
         await self._runner.cleanup()
 
 
-async def start_admin(settings: AdminSettings, health: Health) -> AdminServer:
-    runner = web.AppRunner(build_admin_app(health), access_log=None)
+async def start_admin(
+    settings: AdminSettings,
+    health: Health,
+    control: ControlPlane | None = None,
+    *,
+    token: str | None = None,
+    hooks: AdminHooks | None = None,
+) -> AdminServer:
+    check_exposure(settings.host, token)
+    app = build_admin_app(health, control, token=token, hooks=hooks)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
