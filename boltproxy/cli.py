@@ -20,10 +20,13 @@ def _register() -> None:
     from boltproxy.migrate.cli import migrate
     from boltproxy.proxy.cli import serve
     from boltproxy.sandbox.cli import sandbox
+    from boltproxy.shadow.cli import replay_command, report_command
 
     main.add_command(serve)
     main.add_command(sandbox)
     main.add_command(migrate)
+    main.add_command(report_command)
+    main.add_command(replay_command)
     for command in control_commands:
         main.add_command(command)
 

@@ -324,7 +324,7 @@ def _pairwise(
                 continue
             if probe:
                 return "value"
-            diff.add(path, p_value, c_value)
+            diff.add(path, render(p_value), render(c_value))  # strings keep their quotes
             if type_name(p_value) != type_name(c_value):
                 detail = "type"
             elif not detail:
