@@ -8,14 +8,19 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import neo4j
+from neo4j.exceptions import DriverError, Neo4jError
 
 from boltproxy.migrate.codec import UnsupportedValue
-from boltproxy.migrate.connect import Endpoint, classify, open_driver
-from boltproxy.migrate.errors import EXIT_FAILED, MigrateError
+from boltproxy.migrate.connect import Endpoint, OnSide, classify, open_driver
+from boltproxy.migrate.errors import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    MigrateError,
+)
 from boltproxy.migrate.progress import NullProgress, Progress, for_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,12 +28,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CODES = (
     "\b\nExit codes:\n"
     "  0  success\n"
-    "  1  the operation failed (a check failed, the server rejected a write, ...)\n"
-    "  2  bad usage\n"
-    "  3  a server is unreachable\n"
+    "  1  differences found (a check failed, data not moved: skipped relationships, ...)\n"
+    "  2  bad usage (options, URI)\n"
+    "  3  a server is unreachable (or a read stalled)\n"
     "  4  a server refused the credentials\n"
-    "  5  the export directory is foreign, corrupt, unfinished or of an unknown version\n"
-    "  6  the target already holds data (refused)"
+    "  5  the export directory is foreign, corrupt, unfinished, finished or unwritable\n"
+    "  6  the target already holds data (refused)\n"
+    "  7  internal error (a server rejected a request, or a bug)"
 )
 
 
@@ -77,6 +83,39 @@ def _progress(as_json: bool) -> Progress:
     return NullProgress() if as_json else for_terminal()
 
 
+def fail(command: str, as_json: bool, code: int, message: str) -> NoReturn:
+    """Report an error (as a JSON document too with --json) and exit with ``code``."""
+    if as_json:
+        click.echo(json.dumps({"command": command, "ok": False, "exit_code": code,
+                               "error": message}))  # fmt: skip
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def scrubbed(message: str, endpoints: list[Endpoint]) -> str:
+    for endpoint in endpoints:
+        message = endpoint.scrub(message)
+    return message
+
+
+def endpoint_or_exit(
+    command: str, as_json: bool, uri: str, user: str | None, password: str | None,
+    database: str | None, side: str,
+) -> Endpoint:  # fmt: skip
+    try:
+        return Endpoint.parse(uri, user, password, database, side)
+    except MigrateError as exc:
+        fail(command, as_json, exc.exit_code, scrubbed(str(exc), [Endpoint(uri, user, password)]))
+
+
+def _side_of(exc: BaseException, endpoints: list[Endpoint]) -> Endpoint:
+    if isinstance(exc, OnSide):
+        for endpoint in endpoints:
+            if endpoint.side == exc.side:
+                return endpoint
+    return endpoints[-1]
+
+
 def _run(
     command: str,
     as_json: bool,
@@ -84,7 +123,11 @@ def _run(
     work: Callable[[list[neo4j.AsyncDriver], Progress], Awaitable[dict[str, Any]]],
     resume_hint: str | None = None,
 ) -> None:
-    """Open the drivers, run ``work``, print the outcome and exit with its code."""
+    """Open the drivers, run ``work``, print the outcome and exit with its code.
+
+    ``work`` may put a ``problem`` (text) in its summary: the work ran but data
+    did not all arrive, which exits 1 ("differences found").
+    """
     progress = _progress(as_json)
 
     async def main() -> dict[str, Any]:
@@ -96,9 +139,8 @@ def _run(
                 return await work(drivers, progress)
             except (MigrateError, UnsupportedValue):
                 raise
-            except Exception as exc:
-                # Name the side that broke: the last endpoint is the one written to.
-                raise classify(exc, endpoints[-1]) from exc
+            except (Neo4jError, DriverError, OnSide, ConnectionError, TimeoutError) as exc:
+                raise classify(exc, _side_of(exc, endpoints)) from exc
         finally:
             progress.close()
             for driver in drivers:
@@ -106,21 +148,25 @@ def _run(
 
     try:
         summary = asyncio.run(main())
-    except (MigrateError, UnsupportedValue) as exc:
-        code = exc.exit_code if isinstance(exc, MigrateError) else EXIT_FAILED
+    except MigrateError as exc:
         message = str(exc)
-        if resume_hint and code == EXIT_FAILED:
+        if resume_hint and exc.exit_code == EXIT_INTERNAL:
             message = f"{message}\n{resume_hint}"
-        if as_json:
-            click.echo(
-                json.dumps({"command": command, "ok": False, "exit_code": code, "error": message})
-            )
-        click.echo(f"error: {message}", err=True)
-        sys.exit(code)
+        fail(command, as_json, exc.exit_code, scrubbed(message, endpoints))
+    except UnsupportedValue as exc:
+        fail(command, as_json, EXIT_FAILED, scrubbed(f"cannot move a value: {exc}", endpoints))
+    except Exception as exc:  # a bug: still one message, exit 7, and never a password
+        fail(command, as_json, EXIT_INTERNAL,
+             scrubbed(f"internal error: {type(exc).__name__}: {exc}", endpoints))  # fmt: skip
+    problem = summary.pop("problem", None)
     if as_json:
-        click.echo(json.dumps({"command": command, "ok": True, **summary}))
+        click.echo(json.dumps({"command": command, "ok": problem is None, **summary,
+                               **({"error": problem} if problem else {})}))  # fmt: skip
     else:
         click.echo(_describe(command, summary))
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _check_before_connecting(check: Callable[[], object], as_json: bool, command: str) -> None:
@@ -128,14 +174,7 @@ def _check_before_connecting(check: Callable[[], object], as_json: bool, command
     try:
         check()
     except MigrateError as exc:
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {"command": command, "ok": False, "exit_code": exc.exit_code, "error": str(exc)}
-                )
-            )
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(command, as_json, exc.exit_code, str(exc))
 
 
 def _describe(command: str, summary: dict[str, Any]) -> str:
@@ -179,7 +218,7 @@ def export_command(
     """
     from boltproxy.migrate.export import export_graph
 
-    endpoint = Endpoint(source, user, password, database)
+    endpoint = endpoint_or_exit("export", as_json, source, user, password, database, "source")
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
         result = await export_graph(
@@ -225,22 +264,21 @@ def import_command(
     from boltproxy.migrate.format import ExportDir
     from boltproxy.migrate.importer import import_graph
 
-    endpoint = Endpoint(target, user, password, database)
+    endpoint = endpoint_or_exit("import", as_json, target, user, password, database, "target")
     _check_before_connecting(lambda: ExportDir.open_complete(directory).verify(), as_json, "import")
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
         result = await import_graph(
             drivers[0], directory, target=endpoint, into_non_empty=into_non_empty, progress=progress
         )
-        return result.to_dict()
+        return {**result.to_dict(), "problem": result.problem()}
 
     _run(
         "import",
         as_json,
         [endpoint],
         work,
-        resume_hint="the target is partly written: run the same command again to resume, "
-        "or empty the target (`restore --wipe` from a snapshot) to start over",
+        resume_hint="the target is partly written: run the same command again to resume",
     )
 
 
@@ -289,13 +327,15 @@ def copy_command(
     """Copy data and schema from one server to another without files."""
     from boltproxy.migrate.copy import copy_graph
 
-    source_endpoint = Endpoint(source, user, password, source_database)
-    target_endpoint = Endpoint(
-        target,
+    source_endpoint = endpoint_or_exit(
+        "copy", as_json, source, user, password, source_database, "source"
+    )
+    target_endpoint = endpoint_or_exit(
+        "copy", as_json, target,
         target_user if target_user is not None else user,
         target_password if target_password is not None else password,
-        target_database,
-    )
+        target_database, "target",
+    )  # fmt: skip
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
         result = await copy_graph(
@@ -308,15 +348,14 @@ def copy_command(
             into_non_empty=into_non_empty,
             progress=progress,
         )
-        return result.to_dict()
+        return {**result.to_dict(), "problem": result.problem()}
 
     _run(
         "copy",
         as_json,
         [source_endpoint, target_endpoint],
         work,
-        resume_hint="the target is partly written: empty it and copy again, "
-        "or use export + import, which resume",
+        resume_hint="the target is partly written: run the same command again to resume",
     )
 
 
@@ -341,7 +380,7 @@ def snapshot_command(
     """Take a snapshot (an export marked as such) before a migration."""
     from boltproxy.migrate.snapshot import take_snapshot
 
-    endpoint = Endpoint(source, user, password, database)
+    endpoint = endpoint_or_exit("snapshot", as_json, source, user, password, database, "source")
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
         result = await take_snapshot(
@@ -379,7 +418,7 @@ def restore_command(
     """Put a server back to a snapshot (deleting its current data with --wipe)."""
     from boltproxy.migrate.snapshot import check_snapshot, restore_snapshot
 
-    endpoint = Endpoint(target, user, password, database)
+    endpoint = endpoint_or_exit("restore", as_json, target, user, password, database, "target")
     _check_before_connecting(lambda: check_snapshot(directory), as_json, "restore")
     if wipe and not yes:
         click.confirm(

@@ -11,14 +11,18 @@ from typing import Any, TypeVar
 
 import click
 import neo4j
+from neo4j.exceptions import DriverError, Neo4jError
 from rich.console import Console
 from rich.table import Table
 
-from boltproxy.migrate.connect import Endpoint, classify, open_driver
+from boltproxy.migrate.cli import endpoint_or_exit, fail, scrubbed
+from boltproxy.migrate.codec import UnsupportedValue
+from boltproxy.migrate.connect import Endpoint, OnSide, classify, open_driver
 from boltproxy.migrate.dialect import detect_dialect
-from boltproxy.migrate.errors import EXIT_FAILED, EXIT_OK, MigrateError
+from boltproxy.migrate.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, MigrateError
 from boltproxy.migrate.schemadiff import Difference, diff_catalogue, diff_schema
 from boltproxy.migrate.validate import Report, validate_graphs
+from boltproxy.migrate.writer import TEMPORARY_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -50,19 +54,21 @@ def _sides(func: F) -> F:
     return func
 
 
-def _endpoints(options: dict[str, Any]) -> tuple[Endpoint, Endpoint]:
+def _endpoints(options: dict[str, Any], command: str) -> tuple[Endpoint, Endpoint]:
     def side(name: str) -> Endpoint:
-        return Endpoint(
-            options[f"{name}_uri"],
+        return endpoint_or_exit(
+            command, options["as_json"], options[f"{name}_uri"],
             options[f"{name}_user"] or options["user"],
             options[f"{name}_password"] or options["password"],
-            options[f"{name}_database"],
-        )
+            options[f"{name}_database"], name,
+        )  # fmt: skip
 
     return side("blue"), side("green")
 
 
 def _with_drivers(
+    command: str,
+    as_json: bool,
     blue: Endpoint,
     green: Endpoint,
     work: Callable[[neo4j.AsyncDriver, neo4j.AsyncDriver], Awaitable[T]],
@@ -78,17 +84,23 @@ def _with_drivers(
                 return await work(drivers[0], drivers[1])
             except MigrateError:
                 raise
-            except Exception as exc:
-                raise classify(exc, blue if len(drivers) < 2 else green) from exc
+            except (Neo4jError, DriverError, OnSide, ConnectionError, TimeoutError) as exc:
+                side = exc.side if isinstance(exc, OnSide) else ""
+                raise classify(exc, green if side == "green" else blue) from exc
         finally:
             for driver in drivers:
                 await driver.close()
 
+    endpoints = [blue, green]
     try:
         return asyncio.run(main())
     except MigrateError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(command, as_json, exc.exit_code, scrubbed(str(exc), endpoints))
+    except UnsupportedValue as exc:
+        fail(command, as_json, EXIT_FAILED, scrubbed(f"cannot read a value: {exc}", endpoints))
+    except Exception as exc:  # a bug: exit 7, never 1 ("differences found")
+        fail(command, as_json, EXIT_INTERNAL,
+             scrubbed(f"internal error: {type(exc).__name__}: {exc}", endpoints))  # fmt: skip
 
 
 def _write_report(path: Path | None, data: dict[str, Any], markdown: str) -> None:
@@ -111,7 +123,7 @@ def schema_diff(**options: Any) -> None:
 
     Exit 0 when identical, 1 when they differ, 3 unreachable, 4 credentials refused.
     """
-    blue, green = _endpoints(options)
+    blue, green = _endpoints(options, "schema-diff")
 
     async def work(b: neo4j.AsyncDriver, g: neo4j.AsyncDriver) -> list[Difference]:
         bd, gd = await asyncio.gather(
@@ -121,9 +133,13 @@ def schema_diff(**options: Any) -> None:
             bd.fetch_schema(b, blue.database), gd.fetch_schema(g, green.database),
             bd.fetch_catalogue(b, blue.database), gd.fetch_catalogue(g, green.database),
         )  # fmt: skip
-        return diff_schema(bs, gs) + diff_catalogue(bc, gc)
+        # The importer's own temporary names are not a difference (FalkorDB keeps a
+        # token name after its last use).
+        return diff_schema(bs, gs) + [
+            d for d in diff_catalogue(bc, gc) if d.item not in TEMPORARY_NAMES
+        ]
 
-    differences = _with_drivers(blue, green, work)
+    differences = _with_drivers("schema-diff", options["as_json"], blue, green, work)
     data = {"identical": not differences, "differences": [d.to_dict() for d in differences]}
     _write_report(options["report_path"], data, _differences_markdown("Schema diff", differences))
     if options["as_json"]:
@@ -149,10 +165,11 @@ def schema_diff(**options: Any) -> None:
 def validate(sample: int, seed: int, batch_size: int, **options: Any) -> None:
     """Prove that blue and green hold the same graph; exit 0 only when every check passes.
 
-    Exit 1 when a check fails, 3 unreachable, 4 credentials refused. Only counts,
+    Exit 1 when a check fails, 2 bad usage, 3 unreachable, 4 credentials refused,
+    7 internal error. Only counts,
     checksums, labels and property keys are shown: never property values.
     """
-    blue, green = _endpoints(options)
+    blue, green = _endpoints(options, "validate")
 
     async def work(b: neo4j.AsyncDriver, g: neo4j.AsyncDriver) -> Report:
         return await validate_graphs(
@@ -160,7 +177,7 @@ def validate(sample: int, seed: int, batch_size: int, **options: Any) -> None:
             sample=sample, seed=seed, page=batch_size,
         )  # fmt: skip
 
-    report = _with_drivers(blue, green, work)
+    report = _with_drivers("validate", options["as_json"], blue, green, work)
     _write_report(options["report_path"], report.to_dict(), report.to_markdown())
     if options["as_json"]:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))

@@ -70,7 +70,8 @@ def encode(value: Any) -> Tagged:
     if isinstance(value, dict):
         return ["m", {str(k): encode(v) for k, v in value.items()}]
     if Vector is not None and isinstance(value, Vector):
-        return ["vec", [value.dtype.value, list(value.to_native())]]
+        return ["vec", [value.dtype.value, [_float_payload(x) if isinstance(x, float) else x
+                                            for x in value.to_native()]]]  # fmt: skip
     return _encode_temporal(value)
 
 
@@ -95,7 +96,8 @@ def decode(tagged: Tagged) -> Any:
     if tag == "vec":
         if Vector is None:
             raise UnsupportedValue("vector values need neo4j driver 6.x")
-        return Vector(payload[1], payload[0])
+        items = [_NON_FINITE[x] if isinstance(x, str) else x for x in payload[1]]
+        return Vector(items, payload[0])
     return _decode_temporal(tag, payload)
 
 
@@ -222,6 +224,48 @@ def _whole_seconds(offset: _dt.timedelta | None) -> int:
     return offset.days * _SECONDS_PER_DAY + offset.seconds
 
 
+def fixed_offset(seconds: int) -> _dt.tzinfo:
+    """The driver's usual zone for whole minutes; an exact one otherwise.
+
+    The driver's own temporal types refuse offsets with seconds, so the writer
+    never sends those through here (see ``writer.split_exact``).
+    """
+    return pytz.FixedOffset(seconds // 60) if seconds % 60 == 0 else ExactOffset(seconds)
+
+
+class ExactOffset(_dt.tzinfo):
+    """A fixed UTC offset in whole seconds.
+
+    ``pytz.FixedOffset`` holds minutes only (an offset of +00:20:34 would be sent
+    as +00:20), and the stdlib ``timezone`` refuses the driver's own ``Time`` in
+    ``utcoffset``; the driver sends ``utcoffset()`` of this one exactly.
+    """
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = int(seconds)
+
+    def utcoffset(self, dt: Any) -> _dt.timedelta:
+        return _dt.timedelta(seconds=self.seconds)
+
+    def dst(self, dt: Any) -> _dt.timedelta:
+        return _dt.timedelta(0)
+
+    def tzname(self, dt: Any) -> str:
+        sign, rest = ("-", -self.seconds) if self.seconds < 0 else ("+", self.seconds)
+        hours, rest = divmod(rest, 3600)
+        minutes, seconds = divmod(rest, 60)
+        return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
+
+    def __repr__(self) -> str:
+        return f"ExactOffset({self.seconds})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExactOffset) and other.seconds == self.seconds
+
+    def __hash__(self) -> int:
+        return hash(self.seconds)
+
+
 def _local_datetime(seconds: int, nanos: int) -> DateTime:
     days, second_of_day = divmod(seconds, _SECONDS_PER_DAY)
     return DateTime.combine(
@@ -237,13 +281,13 @@ def _decode_temporal(tag: str, payload: Any) -> Any:
         return Time.from_ticks(payload)
     if tag == "time":
         ticks, offset = payload
-        return Time.from_ticks(ticks, tz=pytz.FixedOffset(offset // 60))
+        return Time.from_ticks(ticks, tz=fixed_offset(offset))
     if tag == "ldt":
         return _local_datetime(*payload)
     if tag in ("dt", "dtz"):
         seconds, nanos, zone = payload
         utc = _local_datetime(seconds, nanos).replace(tzinfo=pytz.UTC)
-        target = pytz.FixedOffset(zone // 60) if tag == "dt" else pytz.timezone(zone)
+        target = fixed_offset(zone) if tag == "dt" else pytz.timezone(zone)
         return utc.as_timezone(target)
     if tag == "dur":
         months, days, seconds, nanos = payload

@@ -14,16 +14,33 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import neo4j
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
-from boltproxy.migrate.errors import AuthenticationFailed, MigrateError, ServerUnreachable
+from boltproxy.migrate.errors import (
+    AuthenticationFailed,
+    MigrateError,
+    ServerUnreachable,
+    UsageError,
+)
 
 log = logging.getLogger(__name__)
 
 Flavor = Literal["neo4j", "falkordb"]
+
+
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+class OnSide(Exception):
+    """A failure while talking to one side, carried to where the endpoint is known."""
+
+    def __init__(self, side: str, cause: BaseException) -> None:
+        super().__init__(side, cause)
+        self.side = side
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,36 @@ class Endpoint:
     user: str | None = None
     password: str | None = None
     database: str | None = None
+    side: str = "server"
+
+    @classmethod
+    def parse(
+        cls, uri: str, user: str | None, password: str | None, database: str | None, side: str
+    ) -> Endpoint:
+        """Check a URI given on the command line; credentials in it move out of it."""
+        parts = urlsplit(uri)
+        if "://" not in uri or not parts.scheme:
+            raise UsageError(
+                f"{side}: {redact_uri(uri)!r} has no scheme",
+                hint="give a Bolt URI such as bolt://host:7687 or neo4j://host:7687",
+            )
+        if parts.scheme.lower() not in BOLT_SCHEMES:
+            raise UsageError(
+                f"{side}: {parts.scheme}:// is not a Bolt URI scheme",
+                hint="the migrator speaks Bolt: use bolt://host:7687 or neo4j://host:7687 "
+                "(not the HTTP port)",
+            )
+        if parts.username is not None and user is None:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+        if password is not None and user is None:
+            raise UsageError(f"{side}: a password was given without a user", hint="add --user")
+        return cls(redact_uri(uri), user, password, database, side)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this endpoint's password."""
+        if self.password:
+            text = text.replace(self.password, "***")
+        return text
 
     def __repr__(self) -> str:
         return f"Endpoint({self.display!r}, user={self.user!r}, database={self.database!r})"
@@ -89,7 +136,11 @@ async def open_driver(
                 max_transaction_retry_time=30.0,
             )
         except (ValueError, DriverError) as exc:
-            raise ServerUnreachable(f"cannot use {endpoint.display}: {exc}") from None
+            # The driver's text quotes the URI it was given: keep only its kind.
+            raise UsageError(
+                f"{endpoint.side} {endpoint.display}: the driver refused the URI "
+                f"({type(exc).__name__})"
+            ) from None
         try:
             await asyncio.wait_for(driver.verify_connectivity(), connect_timeout + 1.0)
             return driver
@@ -113,25 +164,31 @@ class _AsAuthError(AuthError):
 
 
 def classify(exc: BaseException, endpoint: Endpoint) -> MigrateError:
-    """One clear message for a failure talking to ``endpoint``."""
+    """One clear message for a failure talking to ``endpoint``, naming its side."""
+    if isinstance(exc, OnSide):
+        exc = exc.cause
     if isinstance(exc, MigrateError):
         return exc
+    name = f"{endpoint.side} {endpoint.display}"
     if isinstance(exc, AuthError) or (
         isinstance(exc, Neo4jError) and "Unauthorized" in (exc.code or "")
     ):
         return AuthenticationFailed(
-            f"{endpoint.display} refused the credentials"
+            f"{name} refused the credentials"
             + (f" of user {endpoint.user!r}" if endpoint.user else " (no user given)"),
             hint="check --user/--password or NEO4J_USER/NEO4J_PASSWORD",
         )
-    if isinstance(exc, ServiceUnavailable | OSError | TimeoutError | asyncio.TimeoutError):
+    if isinstance(
+        exc, ServiceUnavailable | ConnectionError | TimeoutError | asyncio.TimeoutError
+    ):
         return ServerUnreachable(
-            f"cannot reach {endpoint.display} ({type(exc).__name__})",
+            f"cannot reach {name} ({type(exc).__name__})",
             hint="check the address and that the server is running",
         )
     if isinstance(exc, Neo4jError):
-        return MigrateError(f"{endpoint.display} failed: {exc.code}: {exc.message}")
-    return MigrateError(f"{endpoint.display}: {type(exc).__name__}: {exc}")
+        detail = endpoint.scrub(exc.message or "")
+        return MigrateError(f"{name} rejected a request: {exc.code}: {detail}")
+    return MigrateError(f"{name}: {type(exc).__name__}: {endpoint.scrub(str(exc))}")
 
 
 async def server_info(driver: neo4j.AsyncDriver, database: str | None) -> ServerInfo:
@@ -152,3 +209,26 @@ async def server_info(driver: neo4j.AsyncDriver, database: str | None) -> Server
     if rows and rows[0][1]:
         agent = f"{rows[0][0]}/{rows[0][1][0]}"
     return ServerInfo(agent=agent, protocol=protocol, flavor="neo4j")
+
+
+async def database_identity(
+    driver: neo4j.AsyncDriver, database: str | None, flavor: Flavor
+) -> str | None:
+    """The database's own id (Neo4j's ``db.info()``), or None where a server has none.
+
+    Import progress is bound to this, never to the URI text: ``localhost`` and
+    ``127.0.0.1`` are one database, and one URI may front another database later.
+    """
+    if flavor != "neo4j":
+        return None
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> list[Any]:
+        result = await tx.run("CALL db.info() YIELD id, name RETURN id, name")
+        return await result.values()
+
+    async with driver.session(database=database) as session:
+        try:
+            rows = await session.execute_read(work)
+        except Neo4jError:
+            return None
+    return f"neo4j:{rows[0][0]}:{rows[0][1]}" if rows else None

@@ -4,21 +4,27 @@ One reader fills a bounded queue with pages; ``concurrency`` writers drain it.
 The queue bound keeps memory at (concurrency + queue size) pages whatever the
 graph's size, and makes a fast reader wait for slow writers. All nodes are
 written before any relationship, because a relationship needs both endpoints.
-A copy is not resumable (use export + import for that), but a repeated copy into
-a target that still carries the temporary ids converges thanks to ``MERGE``.
+Like ``import``, a copy keeps its state in a marker node in the target (see
+``importer.claim_target``): a re-run of an interrupted copy of the same source
+reads everything again and converges thanks to ``MERGE`` on the temporary ids,
+or, if clean-up had begun, only finishes the clean-up, so nothing is written twice.
+Counts are the server's own: nodes and relationships it says it created.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import neo4j
 
-from boltproxy.migrate.connect import Endpoint, server_info
-from boltproxy.migrate.errors import TargetNotEmpty
+from boltproxy.migrate.connect import Endpoint, database_identity, server_info
 from boltproxy.migrate.format import KINDS, Kind, NodeRow, RelRow
+from boltproxy.migrate.importer import claim_target
 from boltproxy.migrate.progress import NullProgress, Progress
 from boltproxy.migrate.reader import GraphReader
 from boltproxy.migrate.schemaio import apply_schema, fetch_schema
@@ -32,12 +38,34 @@ _DONE = None
 class CopyResult:
     source: str
     target: str
-    nodes: int
+    nodes: int  # created, as the server counted them (over all runs of this copy)
     relationships: int
+    read_nodes: int  # read from the source in this run
+    read_relationships: int
+    skipped_relationships: dict[str, int]
+    resumed: bool
     schema_applied: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "complete": self.problem() is None}
+
+    def problem(self) -> str | None:
+        """What did not arrive, for the exit status (None when everything did)."""
+        parts = []
+        if self.skipped_relationships:
+            listed = ", ".join(f":{t} {n}" for t, n in sorted(self.skipped_relationships.items()))
+            parts.append(
+                f"{sum(self.skipped_relationships.values())} relationship(s) skipped because "
+                f"an endpoint is not in the target ({listed})"
+            )
+        if self.nodes < self.read_nodes or self.relationships < self.read_relationships - sum(
+            self.skipped_relationships.values()
+        ):
+            parts.append(
+                f"the target created {self.nodes} nodes and {self.relationships} relationships "
+                f"of {self.read_nodes} and {self.read_relationships} read"
+            )
+        return "; ".join(parts) or None
 
 
 async def copy_graph(
@@ -56,47 +84,68 @@ async def copy_graph(
     target_info = await server_info(target_driver, target.database)
     reader = GraphReader(source_driver, source.database, source_info.flavor)
     writer = GraphWriter(target_driver, target.database, target_info.flavor)
-    if not into_non_empty and not await writer.is_empty():
-        raise TargetNotEmpty(
-            f"{target.display} already holds data",
-            hint="copy into an empty database, or pass --into-non-empty",
-        )
-
-    schema = await fetch_schema(source_driver, source.database)
-    schema_applied = await apply_schema(target_driver, target.database, schema)
-    await writer.prepare()
-    counts: dict[Kind, int] = {}
-    for kind in KINDS:
-        progress.phase(kind, await reader.count(kind))
-        counts[kind] = await _pump(kind, reader, writer, batch_size, max(1, concurrency), progress)
+    source_id = await database_identity(source_driver, source.database, source_info.flavor)
+    # Same source database → same run, so an interrupted copy is recognised and resumed.
+    run = "copy:" + hashlib.sha256(
+        (source_id or f"{source.display}#{source.database or ''}").encode("utf-8")
+    ).hexdigest()[:24]
+    marker = await claim_target(
+        writer, run, target=target, into_non_empty=into_non_empty, what="copy"
+    )
+    resumed = marker.get("phase") != "write" or bool(marker.get("nodes_created"))
+    read: dict[Kind, int] = {"nodes": 0, "relationships": 0}
+    skipped: Counter[str] = Counter(json.loads(str(marker.get("skipped") or "{}")))
+    schema_applied = bool(marker.get("schema_applied", 0))
+    if marker.get("phase") == "write":
+        schema = await fetch_schema(source_driver, source.database)
+        schema_applied = await apply_schema(target_driver, target.database, schema)
+        await writer.write_marker(run, {"schema_applied": int(schema_applied)})
+        await writer.prepare()
+        for kind in KINDS:
+            progress.phase(kind, await reader.count(kind))
+            read[kind], kind_skipped = await _pump(
+                kind, reader, writer, run, batch_size, max(1, concurrency), progress
+            )
+            skipped.update(kind_skipped)
+            await writer.write_marker(run, {"skipped": json.dumps(dict(skipped), sort_keys=True)})
+        await writer.write_marker(run, {"phase": "cleanup"})
     progress.phase("cleanup", None)
     await writer.finish()
+    final = await writer.read_marker() or marker
+    await writer.drop_marker()
     progress.close()
     return CopyResult(
-        source.display, target.display, counts["nodes"], counts["relationships"], schema_applied
-    )
+        source.display, target.display, int(final.get("nodes_created", 0)),
+        int(final.get("relationships_created", 0)), read["nodes"], read["relationships"],
+        dict(skipped), resumed, schema_applied,
+    )  # fmt: skip
 
 
 async def _pump(
     kind: Kind,
     reader: GraphReader,
     writer: GraphWriter,
+    run: str,
     batch_size: int,
     concurrency: int,
     progress: Progress,
-) -> int:
+) -> tuple[int, Counter[str]]:
+    """Copy every entity of ``kind``; the number read and the relationships skipped."""
     queue: asyncio.Queue[list[NodeRow] | list[RelRow] | None] = asyncio.Queue(concurrency)
-    written = 0
+    read = 0
+    skipped: Counter[str] = Counter()
 
     async def write() -> None:
-        nonlocal written
         while (rows := await queue.get()) is not _DONE:
             assert rows is not None
             if kind == "nodes":
-                await writer.write_nodes(rows)  # type: ignore[arg-type]
+                written = await writer.write_nodes(rows)  # type: ignore[arg-type]
             else:
-                await writer.write_relationships(rows)  # type: ignore[arg-type]
-            written += len(rows)
+                written = await writer.write_relationships(rows)  # type: ignore[arg-type]
+                skipped.update(written.skipped)
+            # Server-side increment: writers run concurrently, and a re-run adds only
+            # what it really created.
+            await writer.add_to_marker(run, f"{kind}_created", written.created)
             progress.advance(len(rows))
 
     writers = [spawn(write(), f"copy-{kind}-writer-{n}") for n in range(concurrency)]
@@ -111,6 +160,7 @@ async def _pump(
             if not rows:
                 break
             await _put(queue, rows, writers)
+            read += len(rows)
             after = rows[-1]["id"]
             if len(rows) < batch_size:
                 break
@@ -120,7 +170,7 @@ async def _pump(
     finally:
         for task in writers:
             task.cancel()
-    return written
+    return read, skipped
 
 
 async def _put(queue: asyncio.Queue[Any], item: Any, writers: list[asyncio.Task[None]]) -> None:

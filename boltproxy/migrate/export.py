@@ -122,6 +122,13 @@ def _reopen(out: Path, source: str, database: str | None, kind: str) -> ExportDi
             f"{recorded.get('database')!r}), not of {source} (database {database!r})",
             hint="choose another directory",
         )
+    if export.manifest.complete:
+        # Returning it would pass off an old graph as the current one.
+        raise BadExport(
+            f"{out} already holds a finished {export.manifest.kind} "
+            f"(taken {export.manifest.created}); it is never overwritten or reused",
+            hint="choose another directory, or delete this one to take a new export",
+        )
     if export.manifest.kind != kind:
         raise BadExport(
             f"{out} holds a {export.manifest.kind}, not a {kind}", hint="choose another directory"

@@ -120,7 +120,10 @@ class ExportDir:
     @classmethod
     def create(cls, path: Path, manifest: Manifest) -> ExportDir:
         """Start a new export in ``path``, which must be empty or absent."""
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadExport(f"cannot create {path} ({exc.strerror or exc})") from None
         if any(path.iterdir()):
             raise BadExport(
                 f"{path} is not empty and holds no boltproxy export to resume",
@@ -178,7 +181,10 @@ class ExportDir:
         """Write one batch and record it (and the cursor after it) in the manifest."""
         number = sum(1 for entry in self.manifest.batches if entry.kind == kind) + 1
         name = f"{kind}-{number:06d}.jsonl.gz"
-        lines = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
+        # allow_nan=False: a bare NaN is not JSON; non-finite floats must come tagged.
+        lines = "".join(
+            json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n" for row in rows
+        )
         # mtime=0 keeps the bytes (and so the checksum) a function of the content.
         data = gzip.compress(lines.encode("utf-8"), compresslevel=1, mtime=0)
         _atomic_write(self.path / name, data)
@@ -251,6 +257,14 @@ def _sha256_file(path: Path) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    try:
+        _atomic_write_unchecked(path, data)
+    except OSError as exc:
+        # A local disk problem, not the server's: exit 5 with the file named.
+        raise BadExport(f"cannot write {path} ({exc.strerror or exc})") from None
+
+
+def _atomic_write_unchecked(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

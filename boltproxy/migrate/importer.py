@@ -1,16 +1,19 @@
 """``import``: an export directory into a target — schema, nodes, relationships, cleanup.
 
-Progress is recorded in the export directory (``import-state/<target>.json``),
-one file per target, after each batch. Why there and not in the target: the
-target's data must end up exactly the source's, with no bookkeeping node left
-behind, and the export directory is needed for a resume anyway. The record only
-saves work: correctness under replay comes from the writer's ``MERGE`` on the
-temporary source id, so a batch that was committed but not yet recorded is
-harmlessly written again.
+Where the import stands is kept in the target itself, in one marker node
+(``writer.STATE_LABEL``) written before the first entity and deleted after the
+last trace of the import: which export it imports (the export's own id), the
+phase (``write`` or ``cleanup``), how many batches of each kind are done and what
+the server said it created. So a re-run finds the state whatever URI names the
+server, and never writes data again once clean-up has begun (that, with the
+temporary ids half removed, is what would duplicate it).
 
-Running an import twice is a no-op the second time: the state file says the
-target is complete. If the state file is lost, a non-empty target is refused
-unless ``--into-non-empty`` is given.
+A finished import leaves no marker. It is recorded in the export directory
+(``import-state/``) under the target database's own id (Neo4j's ``db.info()``),
+so running the same import again is a no-op; a server without such an id
+(FalkorDB) cannot be recognised, and a second run is refused as a non-empty target.
+Correctness under replay still comes from the writer's ``MERGE`` on the temporary
+source id: a batch committed but not yet recorded is harmlessly written again.
 """
 
 from __future__ import annotations
@@ -18,15 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import neo4j
 
-from boltproxy.migrate.connect import Endpoint, server_info
-from boltproxy.migrate.errors import TargetNotEmpty
-from boltproxy.migrate.format import ExportDir, Kind, _atomic_write, now_iso
+from boltproxy.migrate.connect import Endpoint, database_identity, server_info
+from boltproxy.migrate.errors import BadExport, TargetNotEmpty
+from boltproxy.migrate.format import KINDS, ExportDir, _atomic_write, now_iso
 from boltproxy.migrate.progress import NullProgress, Progress
 from boltproxy.migrate.schemaio import apply_schema
 from boltproxy.migrate.writer import GraphWriter
@@ -38,16 +42,15 @@ STATE_DIR = "import-state"
 
 @dataclass
 class ImportState:
-    target: str
-    started: bool = False
-    nodes_batches: int = 0
-    relationships_batches: int = 0
-    schema_applied: bool = False
-    complete: bool = False
-    updated: str = ""
+    """A finished import, recorded per target database id (see the module docstring)."""
 
-    def done(self, kind: Kind) -> int:
-        return self.nodes_batches if kind == "nodes" else self.relationships_batches
+    target: str
+    complete: bool = False
+    nodes_created: int = 0
+    relationships_created: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    schema_applied: bool = False
+    updated: str = ""
 
 
 class StateFile:
@@ -60,20 +63,21 @@ class StateFile:
         self.state = ImportState(target)
         if self.path.is_file():
             try:
-                self.state = ImportState(**json.loads(self.path.read_text(encoding="utf-8")))
+                state = ImportState(**json.loads(self.path.read_text(encoding="utf-8")))
+                if state.target == target:
+                    self.state = state
             except (OSError, TypeError, ValueError):
                 log.warning("ignoring unreadable import state %s", self.path)
 
     def save(self) -> None:
         if not self.writable:
             return
-        self.state.updated = now_iso()
         try:
             self.path.parent.mkdir(exist_ok=True)
             _atomic_write(self.path, json.dumps(asdict(self.state), indent=2).encode("utf-8"))
-        except OSError as exc:
-            # A read-only export still imports; a resume then replays from the start.
-            log.warning("cannot record import progress in %s (%s)", self.path, exc.strerror)
+        except (OSError, BadExport) as exc:
+            # A read-only export still imports; only the "already done" record is lost.
+            log.warning("cannot record import progress in %s (%s)", self.path, exc)
             self.writable = False
 
     def forget(self) -> None:
@@ -84,14 +88,99 @@ class StateFile:
 @dataclass
 class ImportResult:
     target: str
-    nodes: int
+    nodes: int  # created, as the server counted them (over all runs of this import)
     relationships: int
+    expected_nodes: int  # in the export
+    expected_relationships: int
+    skipped_relationships: dict[str, int]  # type → relationships whose endpoint is missing
     resumed: bool
     already_complete: bool
     schema_applied: bool
 
+    @property
+    def complete(self) -> bool:
+        """Every exported entity is in the target (created by this import)."""
+        return (
+            not self.skipped_relationships
+            and self.nodes == self.expected_nodes
+            and self.relationships == self.expected_relationships
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "complete": self.complete}
+
+    def problem(self) -> str | None:
+        """What went missing, for the exit status (None when nothing did)."""
+        if self.complete:
+            return None
+        parts = []
+        if self.skipped_relationships:
+            listed = ", ".join(f":{t} {n}" for t, n in sorted(self.skipped_relationships.items()))
+            parts.append(
+                f"{sum(self.skipped_relationships.values())} relationship(s) skipped because "
+                f"an endpoint is not in the target ({listed})"
+            )
+        if self.nodes != self.expected_nodes:
+            parts.append(f"{self.nodes} of {self.expected_nodes} nodes created")
+        if self.relationships != self.expected_relationships:
+            parts.append(
+                f"{self.relationships} of {self.expected_relationships} relationships created"
+            )
+        return "; ".join(parts)
+
+
+def export_run_id(export: ExportDir) -> str:
+    """What identifies the import of this export (same export → same id)."""
+    manifest = export.manifest
+    seed = json.dumps([manifest.created, manifest.source, manifest.kind], sort_keys=True)
+    return "import:" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
+
+
+async def claim_target(
+    writer: GraphWriter,
+    run: str,
+    *,
+    target: Endpoint,
+    into_non_empty: bool,
+    what: str,
+) -> dict[str, Any]:
+    """The marker of ``run`` in the target: found (a resume) or newly written.
+
+    Refuses a target that holds another run's marker, or data without any marker
+    unless ``into_non_empty``; the refusal never suggests a flag that would
+    duplicate data.
+    """
+    marker = await writer.read_marker()
+    if marker is not None:
+        if marker.get("run") != run:
+            raise TargetNotEmpty(
+                f"target {target.display} holds an unfinished {marker.get('kind', 'import')} "
+                "of other data",
+                hint="finish that one by running its command again, or empty the target "
+                "(`restore --wipe` from a snapshot) and start over",
+            )
+        return marker
+    if not await writer.is_empty():
+        if await writer.has_import_marks():
+            raise TargetNotEmpty(
+                f"target {target.display} holds data left by an interrupted import "
+                "whose state is unknown",
+                hint="empty the target (`restore --wipe` from a snapshot) and start over; "
+                "merging into it could duplicate data",
+            )
+        if not into_non_empty:
+            raise TargetNotEmpty(
+                f"target {target.display} already holds data",
+                hint=f"{what} into an empty database. If it already holds this data from an "
+                "earlier run, there is nothing to do (check with `validate`). "
+                "--into-non-empty is only for adding to unrelated data: over an earlier "
+                "import of the same data it would duplicate it.",
+            )
+    fields: dict[str, int | str] = {"kind": what, "phase": "write", "nodes_batches": 0,
+                                    "relationships_batches": 0, "nodes_created": 0,
+                                    "relationships_created": 0, "skipped": "{}"}  # fmt: skip
+    await writer.write_marker(run, fields)
+    return {"run": run, **fields}
 
 
 async def import_graph(
@@ -107,64 +196,64 @@ async def import_graph(
     export = ExportDir.open_complete(source)
     export.verify()
     manifest = export.manifest
-    state_file = StateFile(source, target.identity())
-    state = state_file.state
     info = await server_info(driver, target.database)
     writer = GraphWriter(driver, target.database, info.flavor)
+    identity = await database_identity(driver, target.database, info.flavor)
+    state_file = StateFile(source, identity) if identity else None
+    run = export_run_id(export)
+    expected = (manifest.count("nodes"), manifest.count("relationships"))
 
-    empty = await writer.is_empty()
-    if state.complete and not empty:
-        progress.note(f"already imported into {target.display}; nothing to do")
-        return ImportResult(
-            target.display,
-            manifest.count("nodes"),
-            manifest.count("relationships"),
-            False,
-            True,
-            state.schema_applied,
-        )
-    if empty and state.started:
-        state_file.forget()  # the target was emptied since: start again
-        state = state_file.state
-    resumed = state.started
-    if not empty and not resumed and not into_non_empty:
-        marks = await writer.has_import_marks()
-        raise TargetNotEmpty(
-            f"{target.display} already holds data"
-            + (" left by an interrupted import" if marks else ""),
-            hint="import into an empty database, or pass --into-non-empty to merge into it",
-        )
-
-    state.started = True
-    state_file.save()
-    if not state.schema_applied:
-        state.schema_applied = await apply_schema(driver, target.database, manifest.schema)
-        state_file.save()
-    await writer.prepare()
-    for kind in ("nodes", "relationships"):
-        entries = export.entries(kind)
-        skip = state.done(kind)
-        progress.phase(kind, manifest.count(kind), sum(e.count for e in entries[:skip]))
-        for number, entry in enumerate(entries[skip:], start=skip + 1):
-            rows = export.read_batch(entry)
-            if kind == "nodes":
-                await writer.write_nodes(rows)
-                state.nodes_batches = number
-            else:
-                await writer.write_relationships(rows)
-                state.relationships_batches = number
-            state_file.save()
-            progress.advance(entry.count)
+    if state_file is not None and state_file.state.complete and await writer.read_marker() is None:
+        if not await writer.is_empty():
+            progress.note(f"already imported into {target.display}; nothing to do")
+            done = state_file.state
+            return ImportResult(target.display, done.nodes_created, done.relationships_created,
+                                *expected, dict(done.skipped), False, True,
+                                done.schema_applied)  # fmt: skip
+        state_file.forget()  # emptied since: import again
+    marker = await claim_target(
+        writer, run, target=target, into_non_empty=into_non_empty, what="import"
+    )
+    resumed = marker.get("nodes_batches", 0) > 0 or marker.get("phase") != "write"
+    skipped: Counter[str] = Counter(json.loads(str(marker.get("skipped") or "{}")))
+    schema_applied = bool(marker.get("schema_applied", 0))
+    if marker.get("phase") == "write":
+        if not schema_applied:
+            schema_applied = await apply_schema(driver, target.database, manifest.schema)
+            await writer.write_marker(run, {"schema_applied": int(schema_applied)})
+        await writer.prepare()
+        for kind in KINDS:
+            entries = export.entries(kind)
+            skip = int(marker.get(f"{kind}_batches", 0))
+            progress.phase(kind, manifest.count(kind), sum(e.count for e in entries[:skip]))
+            for number, entry in enumerate(entries[skip:], start=skip + 1):
+                rows = export.read_batch(entry)
+                if kind == "nodes":
+                    written = await writer.write_nodes(rows)
+                else:
+                    written = await writer.write_relationships(rows)
+                    skipped.update(written.skipped)
+                marker[f"{kind}_created"] = int(marker.get(f"{kind}_created", 0)) + written.created
+                await writer.write_marker(run, {
+                    f"{kind}_batches": number,
+                    f"{kind}_created": marker[f"{kind}_created"],
+                    "skipped": json.dumps(dict(skipped), sort_keys=True),
+                })  # fmt: skip
+                progress.advance(entry.count)
+        await writer.write_marker(run, {"phase": "cleanup"})
     progress.phase("cleanup", None)
     await writer.finish()
-    state.complete = True
-    state_file.save()
+    await writer.drop_marker()
+    result = ImportResult(
+        target.display, int(marker.get("nodes_created", 0)),
+        int(marker.get("relationships_created", 0)), *expected, dict(skipped), resumed,
+        False, schema_applied,
+    )  # fmt: skip
+    if state_file is not None:
+        state_file.state = ImportState(
+            identity or "", True, result.nodes, result.relationships, dict(skipped),
+            schema_applied, now_iso(),
+        )  # fmt: skip
+        state_file.save()
     progress.close()
-    return ImportResult(
-        target.display,
-        manifest.count("nodes"),
-        manifest.count("relationships"),
-        resumed,
-        False,
-        state.schema_applied,
-    )
+    return result

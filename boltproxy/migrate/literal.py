@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,9 +49,7 @@ def value(tagged: Tagged) -> str:
         # The literal 9223372036854775808 does not parse, so the minimum is a sum.
         return "(-9223372036854775807 - 1)" if payload == _INT64_MIN else str(payload)
     if tag == "f":
-        if isinstance(payload, str) or not math.isfinite(payload):
-            raise UnsupportedValue("a non-finite float")
-        return repr(float(payload))
+        return _float(payload)
     if tag == "s":
         return string(payload)
     if tag == "l":
@@ -60,8 +59,27 @@ def value(tagged: Tagged) -> str:
     if tag == "pt" and payload[0] == 4326 and len(payload) == 3:
         return f"point({{latitude: {payload[2]!r}, longitude: {payload[1]!r}}})"
     if tag == "vec" and payload[0] == "f32":
-        return "vecf32([" + ", ".join(repr(float(x)) for x in payload[1]) + "])"
+        return "vecf32([" + ", ".join(_float(x) for x in payload[1]) + "])"
     raise UnsupportedValue(f"FalkorDB cannot store a {type_name(tagged)}")
+
+
+_NON_FINITE = {"NaN": "(0.0 / 0.0)", "Infinity": "(1.0 / 0.0)", "-Infinity": "(-1.0 / 0.0)"}
+_TWO_POW_100 = 2.0**100
+
+
+def _float(payload: float | str) -> str:
+    """An exact float literal FalkorDB parses: it has no NaN/Infinity literals, and its
+    parser rejects denormal literals (strtod's range error), so those are expressions."""
+    if isinstance(payload, str):
+        return _NON_FINITE[payload]
+    number = float(payload)
+    if not math.isfinite(number):
+        return _NON_FINITE["NaN" if math.isnan(number) else
+                           ("Infinity" if number > 0 else "-Infinity")]  # fmt: skip
+    if number != 0.0 and abs(number) < sys.float_info.min:
+        # Scaling by a power of two is exact both ways for a denormal.
+        return f"({number * _TWO_POW_100!r} * {1 / _TWO_POW_100!r})"
+    return repr(number)
 
 
 def properties(props: dict[str, Tagged]) -> str:

@@ -18,10 +18,11 @@ import asyncio
 from typing import Any
 
 import neo4j
+from neo4j.exceptions import DriverError, Neo4jError
 
 from boltproxy.migrate import codec, temporal_text
 from boltproxy.migrate.codec import Tagged, UnsupportedValue
-from boltproxy.migrate.connect import Flavor
+from boltproxy.migrate.connect import Flavor, OnSide
 from boltproxy.migrate.errors import ReadStalled
 from boltproxy.migrate.format import Kind, NodeRow, RelRow
 
@@ -119,6 +120,8 @@ class GraphReader:
         # A server can stall mid-record (one larger than it can send): never wait forever.
         try:
             return await asyncio.wait_for(read(), self.timeout)
+        except (Neo4jError, DriverError, ConnectionError) as exc:
+            raise OnSide(self.side, exc) from exc
         except TimeoutError:
             raise ReadStalled(
                 f"{self.side}: reading {what} got no complete answer within {self.timeout:g} s",

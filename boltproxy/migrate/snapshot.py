@@ -15,7 +15,7 @@ from typing import Any
 
 import neo4j
 
-from boltproxy.migrate.connect import Endpoint, server_info
+from boltproxy.migrate.connect import Endpoint, database_identity, server_info
 from boltproxy.migrate.errors import BadExport, TargetNotEmpty
 from boltproxy.migrate.export import DEFAULT_BATCH_SIZE, ExportResult, export_graph
 from boltproxy.migrate.format import ExportDir
@@ -90,6 +90,8 @@ async def restore_snapshot(
             )
         progress.phase("wipe", None)
         deleted = await writer.wipe()
-    StateFile(path, target.identity()).forget()
+    identity = await database_identity(driver, target.database, info.flavor)
+    if identity is not None:
+        StateFile(path, identity).forget()
     imported = await import_graph(driver, path, target=target, progress=progress)
     return RestoreResult(target.display, deleted, imported)

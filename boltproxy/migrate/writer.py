@@ -16,15 +16,18 @@ batch is split by label set / type and written with one query per group.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import Neo4jError
+from neo4j.exceptions import DriverError, Neo4jError
 
 from boltproxy.migrate import codec, literal
-from boltproxy.migrate.connect import Flavor
+from boltproxy.migrate.codec import Tagged
+from boltproxy.migrate.connect import Flavor, OnSide
+from boltproxy.migrate.errors import MigrateError
 from boltproxy.migrate.format import NodeRow, RelRow
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,71 @@ log = logging.getLogger(__name__)
 IMPORT_LABEL = "__BoltproxyImport"
 IMPORT_KEY = "__bp_import_id"
 IMPORT_INDEX = "boltproxy_import_id"
+# The node that says, in the target itself, which import is under way and how far
+# it got (see ``marker``): removed last, after every other trace.
+STATE_LABEL = "__BoltproxyImportState"
+TEMPORARY_NAMES = frozenset({IMPORT_LABEL, IMPORT_KEY, STATE_LABEL})
 CLEANUP_BATCH = 20_000
+
+
+@dataclass
+class Written:
+    """What the server says one batch wrote: its own counters, not our row counts."""
+
+    created: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # type → rows without endpoints
+
+
+# Temporal values the driver cannot send exactly (it refuses UTC offsets with seconds,
+# and zone rules with such offsets) are built by the server from numbers instead.
+_EXACT_VALUE = (
+    "CASE i.kind WHEN 'dt' THEN datetime({{epochSeconds: i.s, nanosecond: i.ns, timezone: i.tz}})"
+    " ELSE time({{hour: i.s / 3600, minute: i.s % 3600 / 60, second: i.s % 60,"
+    " nanosecond: i.ns, timezone: i.tz}}) END"
+)
+_SET_EXACT = (
+    "FOREACH (x IN row.exact | SET {v}[x.k] = CASE WHEN x.list THEN [i IN x.items | "
+    + _EXACT_VALUE
+    + "] ELSE head([i IN x.items | "
+    + _EXACT_VALUE
+    + "]) END)"
+)
+
+
+def _offset_text(seconds: int) -> str:
+    sign, rest = ("-", -seconds) if seconds < 0 else ("+", seconds)
+    return f"{sign}{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
+def _exact_item(tagged: Tagged, force: bool = False) -> dict[str, Any] | None:
+    tag = tagged[0]
+    payload: Any = tagged[1] if len(tagged) > 1 else None
+    if tag == "dtz":
+        return {"kind": "dt", "s": payload[0], "ns": payload[1], "tz": payload[2]}
+    if tag == "dt" and (force or payload[2] % 60):
+        return {"kind": "dt", "s": payload[0], "ns": payload[1], "tz": _offset_text(payload[2])}
+    if tag == "time" and (force or payload[1] % 60):
+        seconds, nanos = divmod(payload[0], 1_000_000_000)
+        return {"kind": "time", "s": seconds, "ns": nanos, "tz": _offset_text(payload[1])}
+    return None
+
+
+def split_exact(props: dict[str, Tagged]) -> tuple[dict[str, Tagged], list[dict[str, Any]]]:
+    """Properties the driver can send, and those the server must build from numbers."""
+    plain: dict[str, Tagged] = {}
+    exact: list[dict[str, Any]] = []
+    for key, tagged in props.items():
+        if tagged[0] == "l" and any(_exact_item(item) for item in tagged[1]):
+            # Stored lists are homogeneous: one item needing it means all can take it.
+            items = [_exact_item(item, force=True) for item in tagged[1]]
+            if all(item is not None for item in items):
+                exact.append({"k": key, "list": True, "items": items})
+                continue
+        elif (item := _exact_item(tagged)) is not None:
+            exact.append({"k": key, "list": False, "items": [item]})
+            continue
+        plain[key] = tagged
+    return plain, exact
 
 
 def _labels_clause(labels: Sequence[str]) -> str:
@@ -48,12 +115,23 @@ class GraphWriter:
         self.flavor = flavor
 
     async def _write(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
-        async def work(tx: neo4j.AsyncManagedTransaction) -> list[list[Any]]:
-            result = await tx.run(query, params or {})
-            return await result.values()
+        return (await self._write_counted(query, params))[0]
 
-        async with self.driver.session(database=self.database) as session:
-            return await session.execute_write(work)
+    async def _write_counted(
+        self, query: str, params: dict[str, Any] | None = None
+    ) -> tuple[list[list[Any]], Any]:
+        """Rows and the server's update counters of one write transaction."""
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> tuple[list[list[Any]], Any]:
+            result = await tx.run(query, params or {})
+            values = await result.values()
+            return values, (await result.consume()).counters
+
+        try:
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(work)
+        except (Neo4jError, DriverError, ConnectionError) as exc:
+            raise OnSide("target", exc) from exc
 
     async def _read(self, query: str) -> list[list[Any]]:
         async def work(tx: neo4j.AsyncManagedTransaction) -> list[list[Any]]:
@@ -66,7 +144,43 @@ class GraphWriter:
     # --- target state ----------------------------------------------------------------
 
     async def is_empty(self) -> bool:
-        return not await self._read("MATCH (n) RETURN id(n) LIMIT 1")
+        """No data apart from an import's state marker."""
+        return not await self._read(f"MATCH (n) WHERE NOT n:{STATE_LABEL} RETURN id(n) LIMIT 1")
+
+    async def read_marker(self) -> dict[str, Any] | None:
+        rows = await self._read(f"MATCH (m:{STATE_LABEL}) RETURN properties(m) LIMIT 2")
+        if len(rows) > 1:
+            raise MigrateError(
+                "target: more than one import state marker: two imports ran into it at once",
+                hint="empty the target (`restore --wipe` from a snapshot) and import once",
+            )
+        return dict(rows[0][0]) if rows else None
+
+    async def write_marker(self, run: str, fields: dict[str, int | str]) -> None:
+        """Create or update the marker of ``run`` (ints and strings only)."""
+        if self.flavor == "neo4j":
+            await self._write(
+                f"MERGE (m:{STATE_LABEL} {{run: $run}}) SET m += $fields",
+                {"run": run, "fields": fields},
+            )
+            return
+        rendered = ", ".join(
+            f"m.{literal.name(k)} = "
+            + (literal.string(v) if isinstance(v, str) else str(int(v)))
+            for k, v in fields.items()
+        )
+        await self._write(f"MERGE (m:{STATE_LABEL} {{run: {literal.string(run)}}}) SET {rendered}")
+
+    async def add_to_marker(self, run: str, key: str, amount: int) -> None:
+        """Add to a counter on the marker, server-side (concurrent writers may call it)."""
+        name = literal.name(key)
+        await self._write(
+            f"MATCH (m:{STATE_LABEL}) WHERE m.run = {literal.string(run)} "
+            f"SET m.{name} = coalesce(m.{name}, 0) + {int(amount)}"
+        )
+
+    async def drop_marker(self) -> None:
+        await self._write(f"MATCH (m:{STATE_LABEL}) DELETE m")
 
     async def has_import_marks(self) -> bool:
         """Whether an earlier import into this target stopped before its cleanup."""
@@ -96,7 +210,7 @@ class GraphWriter:
             return
         try:  # FalkorDB has no IF NOT EXISTS; an existing index is what we want
             await self._write(f"CREATE INDEX FOR (n:{IMPORT_LABEL}) ON (n.{IMPORT_KEY})")
-        except Neo4jError:
+        except OnSide:
             log.debug("temporary import index already present")
 
     async def finish(self) -> None:
@@ -120,12 +234,14 @@ class GraphWriter:
             return
         try:
             await self._write(f"DROP INDEX FOR (n:{IMPORT_LABEL}) ON (n.{IMPORT_KEY})")
-        except Neo4jError:
+        except OnSide:
             log.debug("temporary import index already gone")
 
     # --- data ------------------------------------------------------------------------
 
-    async def write_nodes(self, rows: Sequence[NodeRow]) -> None:
+    async def write_nodes(self, rows: Sequence[NodeRow]) -> Written:
+        """MERGE the rows; ``created`` counts only nodes that did not exist (replays add 0)."""
+        written = Written()
         groups: dict[tuple[str, ...], list[NodeRow]] = defaultdict(list)
         for row in rows:
             groups[tuple(row["labels"])].append(row)
@@ -134,11 +250,15 @@ class GraphWriter:
             # later SET, and a replayed row still matches (same labels, same id).
             head = (
                 f"UNWIND {{rows}} AS row MERGE (n:{IMPORT_LABEL}{_labels_clause(labels)} "
-                f"{{{IMPORT_KEY}: row.id}}) SET n += row.props"
+                f"{{{IMPORT_KEY}: row.id}}) SET n += row.props RETURN count(n)"
             )
-            await self._write_rows(head, group, ("id",))
+            _, counters = await self._write_rows(head, group, ("id",))
+            written.created += counters.nodes_created
+        return written
 
-    async def write_relationships(self, rows: Sequence[RelRow]) -> None:
+    async def write_relationships(self, rows: Sequence[RelRow]) -> Written:
+        """MERGE the rows; a row whose endpoint is not in the target is counted as skipped."""
+        written = Written()
         groups: dict[str, list[RelRow]] = defaultdict(list)
         for row in rows:
             groups[row["type"]].append(row)
@@ -148,24 +268,37 @@ class GraphWriter:
                 f"MATCH (a:{IMPORT_LABEL} {{{IMPORT_KEY}: row.start}}) "
                 f"MATCH (b:{IMPORT_LABEL} {{{IMPORT_KEY}: row.end}}) "
                 f"MERGE (a)-[r:{literal.name(rel_type)} {{{IMPORT_KEY}: row.id}}]->(b) "
-                "SET r += row.props"
+                "SET r += row.props RETURN count(r)"
             )
-            await self._write_rows(head, group, ("id", "start", "end"))
+            values, counters = await self._write_rows(head, group, ("id", "start", "end"))
+            # Rows whose MATCH found no endpoint produce no row: count(r) says how many
+            # were written (created now or by an earlier run), the rest were skipped.
+            missing = len(group) - int(values[0][0] if values else 0)
+            if missing:
+                written.skipped[rel_type] += missing
+            written.created += counters.relationships_created
+        return written
 
     async def _write_rows(
         self, head: str, rows: Sequence[NodeRow] | Sequence[RelRow], keys: tuple[str, ...]
-    ) -> None:
+    ) -> tuple[list[list[Any]], Any]:
         # ``head`` holds ``{rows}`` where the list goes: a parameter or a literal.
         if self.flavor == "neo4j":
-            params = [
-                {
-                    **{k: row[k] for k in keys},  # type: ignore[literal-required]
-                    "props": codec.decode_properties(row["props"]),
-                }
-                for row in rows
-            ]
-            await self._write(head.replace("{rows}", "$rows"), {"rows": params})
-            return
+            params = []
+            for row in rows:
+                plain, exact = split_exact(row["props"])
+                params.append(
+                    {
+                        **{k: row[k] for k in keys},  # type: ignore[literal-required]
+                        "props": codec.decode_properties(plain),
+                        "exact": exact,
+                    }
+                )
+            var = "n" if "MERGE (n" in head else "r"
+            query = head.replace("{rows}", "$rows").replace(
+                f"SET {var} += row.props", f"SET {var} += row.props {_SET_EXACT.format(v=var)}"
+            )
+            return await self._write_counted(query, {"rows": params})
         rendered = literal.rows(
             {
                 **{k: str(int(row[k])) for k in keys},  # type: ignore[literal-required]
@@ -173,4 +306,4 @@ class GraphWriter:
             }
             for row in rows
         )
-        await self._write(head.replace("{rows}", rendered))
+        return await self._write_counted(head.replace("{rows}", rendered))
