@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from boltproxy.shadow.settings import ShadowSettings
+
 BackendName = Literal["blue", "green"]
 BACKEND_NAMES: tuple[BackendName, ...] = ("blue", "green")
 TlsMode = Literal["none", "verified", "self-signed"]
@@ -161,6 +163,7 @@ class Settings(BaseSettings):
     backends: dict[BackendName, BackendSettings] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
     relay: RelaySettings = RelaySettings()
+    shadow: ShadowSettings = ShadowSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

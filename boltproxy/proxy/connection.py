@@ -27,10 +27,12 @@ from boltproxy.proxy.session import (
     Command,
     Limits,
     LinkFailure,
+    LinkRole,
     OpenLink,
     SendToClient,
     SendToLink,
     SetDeadline,
+    Shadowed,
 )
 from boltproxy.tasks import spawn
 
@@ -45,11 +47,12 @@ _BACKEND_OPEN = metrics.OPEN_CONNECTIONS.labels(side="backend")
 class _LinkSide:
     """The socket side of one backend link, delivering its events to the session."""
 
-    __slots__ = ("_connection", "_id", "protocol", "task", "transport")
+    __slots__ = ("_connection", "_id", "protocol", "role", "task", "transport")
 
-    def __init__(self, connection: ClientConnection, link_id: int) -> None:
+    def __init__(self, connection: ClientConnection, link_id: int, role: LinkRole) -> None:
         self._connection = connection
         self._id = link_id
+        self.role = role
         self.task: asyncio.Task[None] | None = None
         self.transport: asyncio.Transport | None = None
         self.protocol: link.BackendProtocol | None = None
@@ -65,7 +68,10 @@ class _LinkSide:
         self._connection.link_lost(self._id, reason)
 
     def on_backend_pause(self, paused: bool) -> None:
-        self._connection.pause_client(paused)
+        if self.role is LinkRole.PRIMARY:
+            self._connection.pause_client(paused)
+        elif paused:  # a mirror never holds the client back
+            self._connection.link_congested(self._id)
 
     def close(self) -> None:
         if self.task is not None and not self.task.done():
@@ -85,7 +91,7 @@ class ClientConnection(asyncio.Protocol):
         self._session: ClientSession | None = None
         self._observer = MetricsObserver()
         self._links: dict[int, _LinkSide] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._client_paused = False  # we stopped reading the client
         self._buffered = 0  # this connection's share of the proxy's buffer budget
         self._closed = False
@@ -109,7 +115,8 @@ class ClientConnection(asyncio.Protocol):
             self._observer.error("proxy", "connection_limit", "the proxy is at its limit")
             transport.abort()
             return
-        primary = server.router.backend_for_session(SessionInfo(self.id, self.peer))
+        info = SessionInfo(self.id, self.peer)
+        primary = server.router.backend_for_session(info)
         capabilities = server.backends[primary].capabilities
         self._session = ClientSession(
             primary=primary,
@@ -124,6 +131,8 @@ class ClientConnection(asyncio.Protocol):
                 max_message_bytes_before_auth=relay.max_message_bytes_before_auth,
                 max_pipelined=relay.max_pipelined_requests,
             ),
+            mirror=server.mirror_plan(info, primary),
+            session_id=str(self.id),
         )
         self._execute(self._session.start())
 
@@ -145,7 +154,7 @@ class ClientConnection(asyncio.Protocol):
         self._buffered = 0
         if self._session is not None:
             self._execute(self._session.client_eof())
-        self._cancel_timer()
+        self._cancel_timers()
         for side in self._links.values():
             side.close()
         self._links.clear()
@@ -153,13 +162,14 @@ class ClientConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         # The client reads slower than the backend sends: stop reading the backend.
         for side in self._links.values():
-            if side.transport is not None:
+            if side.transport is not None and side.role is LinkRole.PRIMARY:
                 side.transport.pause_reading()
 
     def resume_writing(self) -> None:
         for side in self._links.values():
-            if side.transport is not None and not side.transport.is_closing():
-                side.transport.resume_reading()
+            transport = side.transport
+            if transport is not None and side.role is LinkRole.PRIMARY:
+                transport.resume_reading()
 
     def _account_buffer(self, session: ClientSession) -> None:
         """Partly received messages count against what all connections may hold."""
@@ -210,6 +220,9 @@ class ClientConnection(asyncio.Protocol):
         self._links.pop(link_id, None)
         self._deliver(lambda s: s.link_eof(link_id, reason))
 
+    def link_congested(self, link_id: int) -> None:
+        self._deliver(lambda s: s.link_congested(link_id))
+
     def pause_client(self, paused: bool) -> None:
         # The backend reads slower than the client sends: stop reading the client.
         transport = self._transport
@@ -238,7 +251,7 @@ class ClientConnection(asyncio.Protocol):
                 if self._transport is not None and not self._transport.is_closing():
                     self._transport.write(command.data)
             elif isinstance(command, OpenLink):
-                side = _LinkSide(self, command.link)
+                side = _LinkSide(self, command.link, command.role)
                 self._links[command.link] = side
                 side.task = spawn(self._open_link(command, side), f"link-{self.id}-{command.link}")
             elif isinstance(command, ChooseVersion):
@@ -251,22 +264,27 @@ class ClientConnection(asyncio.Protocol):
                 side = self._links.pop(command.link, None)
                 if side is not None:
                     side.close()
+            elif isinstance(command, Shadowed):
+                self._server.shadowed(command.exchange)
             elif isinstance(command, CloseClient) and self._transport is not None:
                 self._transport.close()  # flushes what was written first
 
     def _set_deadline(self, command: SetDeadline) -> None:
-        self._cancel_timer()
+        timer = command.timer
+        handle = self._timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
         if command.seconds is None:
             return
         waiting_for = command.waiting_for
-        self._timer = asyncio.get_running_loop().call_later(
-            command.seconds, lambda: self._deliver(lambda s: s.deadline_expired(waiting_for))
+        self._timers[timer] = asyncio.get_running_loop().call_later(
+            command.seconds, lambda: self._deliver(lambda s: s.deadline_expired(waiting_for, timer))
         )
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
 
     def close(self) -> None:
         """Shut this connection down (proxy shutdown, or over the buffer budget)."""

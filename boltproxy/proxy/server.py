@@ -10,9 +10,14 @@ from typing import Any
 from boltproxy.bolt.messages import Version
 from boltproxy.config import BackendName, Settings
 from boltproxy.control.admin import AdminServer, start_admin
-from boltproxy.control.routing import Router
+from boltproxy.control.routing import Router, SessionInfo
 from boltproxy.proxy.backends import Backend
+from boltproxy.proxy.bookmarks import BookmarkMap
 from boltproxy.proxy.connection import ClientConnection
+from boltproxy.proxy.mirror import MirrorPolicy
+from boltproxy.proxy.session import MirrorPlan
+from boltproxy.shadow.exchange import Exchange
+from boltproxy.shadow.worker import ShadowSink
 from boltproxy.tasks import spawn
 
 log = logging.getLogger("boltproxy.server")
@@ -40,6 +45,10 @@ class ProxyServer:
         self._admin: AdminServer | None = None
         self._connections: set[ClientConnection] = set()
         self._buffered = 0  # bytes of partly received client messages, all connections
+        self.mirror_policy = MirrorPolicy(settings.shadow)
+        self.bookmarks = BookmarkMap()
+        # Where mirrored exchanges go to be compared (off the event loop).
+        self.shadow_sink: ShadowSink | None = None
         self._recheck: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------
@@ -60,6 +69,10 @@ class ProxyServer:
         if self.settings.admin.enabled:
             self._admin = await start_admin(self.settings.admin, self.health)
         self._recheck = spawn(self._recheck_loop(), "backend-recheck")
+        if self.settings.shadow.mode != "off" and self.router.candidates:
+            self.shadow_sink = ShadowSink(self.settings.shadow)
+            # Spawning the worker's interpreter takes a while: not on the loop.
+            await asyncio.to_thread(self.shadow_sink.start)
         scheme = "bolt+s" if listen.tls_cert else "bolt"
         log.info(
             "listening on %s://%s:%d (advertised as %s), primary %s, offering %s",
@@ -86,6 +99,8 @@ class ProxyServer:
             await self._server.wait_closed()
         if self._admin is not None:
             await self._admin.close()
+        if self.shadow_sink is not None:
+            await asyncio.to_thread(self.shadow_sink.close)
 
     async def _recheck_loop(self) -> None:
         # Every backend, up or not: health and the versions offered to clients
@@ -105,6 +120,25 @@ class ProxyServer:
             for name, backend in self.backends.items()
         }
         return self.router.relayable_versions(known)
+
+    def mirror_plan(self, info: SessionInfo, primary: BackendName) -> MirrorPlan | None:
+        """Shadowing for a new session: the policy's sampling, a candidate that answers."""
+        if not self.mirror_policy.session_sampled(info.session_id):
+            return None
+        candidate = self.router.mirror_for_session(info, primary)
+        if candidate is None or not self.backends[candidate].up:
+            return None
+        capabilities = self.backends[candidate].capabilities
+        return MirrorPlan(
+            backend=candidate,
+            policy=self.mirror_policy,
+            bookmarks=self.bookmarks,
+            manifest=capabilities.manifest if capabilities else False,
+        )
+
+    def shadowed(self, exchange: Exchange) -> None:
+        if self.shadow_sink is not None:
+            self.shadow_sink.submit(exchange)
 
     def admit(self, connection: ClientConnection) -> bool:
         if len(self._connections) >= self.settings.listen.max_connections:

@@ -34,7 +34,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from boltproxy.bolt import messages
@@ -47,7 +47,10 @@ from boltproxy.bolt.packstream import PackStreamError
 from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner, ScanError, ScannedMessage
 from boltproxy.bolt.states import Completed, Conversation, Outcome, ProtocolViolation, ServerState
 from boltproxy.config import BackendName
+from boltproxy.proxy.bookmarks import BookmarkMap
+from boltproxy.proxy.mirror import Capture, Mirror, MirrorPolicy
 from boltproxy.proxy.observer import SessionObserver
+from boltproxy.shadow.exchange import DROPPED, TIMEOUT, Answer, Exchange
 
 ROUTING_ROLES = ("WRITE", "READ", "ROUTE")
 # Drivers before ROUTE (and some tools) ask for a routing table through these.
@@ -62,6 +65,12 @@ FLUSH_SECONDS = 1.0
 
 
 # --- commands ---------------------------------------------------------------
+
+
+class LinkRole(enum.Enum):
+    PRIMARY = "primary"
+    MIRROR = "mirror"
+
 
 
 @dataclass(slots=True)
@@ -84,6 +93,7 @@ class OpenLink:
     backend: BackendName
     proposals: list[Proposal]
     manifest: bool
+    role: LinkRole = field(default_factory=lambda: LinkRole.PRIMARY)
 
 
 @dataclass(slots=True)
@@ -108,24 +118,35 @@ class CloseLink:
 
 @dataclass(slots=True)
 class SetDeadline:
-    """Arm (or, with ``seconds`` None, disarm) the session's one timer.
+    """Arm (or, with ``seconds`` None, disarm) one of the session's timers.
 
     ``waiting_for`` names what the session waits for, so that an expiry is
-    logged against the side that was slow.
+    logged against the side that was slow. The ``client`` timer bounds the
+    client; the ``mirror`` timer bounds the candidate's answers.
     """
 
     seconds: float | None
     waiting_for: str
+    timer: str = "client"
+
+
+@dataclass(slots=True)
+class Shadowed:
+    """A mirrored query with both answers (or why the candidate's is missing)."""
+
+    exchange: Exchange
 
 
 Command = (
-    SendToClient | CloseClient | OpenLink | ChooseVersion | SendToLink | CloseLink | SetDeadline
+    SendToClient
+    | CloseClient
+    | OpenLink
+    | ChooseVersion
+    | SendToLink
+    | CloseLink
+    | SetDeadline
+    | Shadowed
 )
-
-
-class LinkRole(enum.Enum):
-    PRIMARY = "primary"
-    MIRROR = "mirror"
 
 
 class LinkFailure(enum.Enum):
@@ -164,6 +185,29 @@ class HeldAuth:
 
     def __repr__(self) -> str:
         return f"HeldAuth(hello={self.hello is not None}, logon={self.logon is not None})"
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorPlan:
+    """Shadowing for this session: which backend, under which policy."""
+
+    backend: BackendName
+    policy: MirrorPolicy
+    bookmarks: BookmarkMap
+    manifest: bool
+
+
+@dataclass(slots=True)
+class _Query:
+    """One RUN, from its sending to the end of its result."""
+
+    started: float
+    routing: bool  # a routing-table procedure: its rows are rewritten
+    capture: Capture | None  # mirrored and compared: its answer is kept
+
+    @property
+    def collects(self) -> bool:
+        return self.routing or self.capture is not None
 
 
 class _Tally:
@@ -216,6 +260,8 @@ class ClientSession:
         advertised_address: str,
         observer: SessionObserver,
         limits: Limits = Limits(),
+        mirror: MirrorPlan | None = None,
+        session_id: str = "",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.auth = HeldAuth()
@@ -237,11 +283,17 @@ class ClientSession:
         self._refusal: ClientRefusal | None = None  # end once pending answers are in
         self._goodbye = False
         self._closed = False
-        # Per pending RUN: is it a routing-table procedure call (rewrite its records)?
-        self._run_is_routing: deque[bool] = deque()
-        self._routing_result_open = False
-        self._run_started: deque[float] = deque()
-        self._stream_started: deque[float] = deque()
+        self._queries: deque[_Query] = deque()  # RUNs awaiting their reply
+        self._streams: deque[_Query] = deque()  # results open, oldest first
+        self._collecting = 0  # queries among those whose records are handed over
+        self._routing = 0  # routing-procedure queries among those
+        self._mirror_plan = mirror
+        self._mirror: Mirror | None = None
+        self._session_id = session_id
+        self._mirror_out = bytearray()  # what the client's latest requests become on it
+        # Mirrored COMMITs awaiting the primary's reply (their bookmarks pair up).
+        self._commits: deque[Any] = deque()
+        self._shadowed: list[Capture] = []  # complete captures to hand over
         self._tally = _Tally(clock())
 
     @property
@@ -276,7 +328,16 @@ class ClientSession:
             self._observer.error("client", "truncated", "connection closed inside a message")
         return self._close_all("the client closed the connection", tell_client=False)
 
-    def deadline_expired(self, waiting_for: str) -> list[Command]:
+    def link_congested(self, link_id: int) -> list[Command]:
+        """A link reads slower than the session writes to it."""
+        if self._is_mirror(link_id):
+            # The candidate never holds the client back: it is dropped instead.
+            return self._drop_mirror("the candidate reads too slowly")
+        return []
+
+    def deadline_expired(self, waiting_for: str, timer: str = "client") -> list[Command]:
+        if timer == "mirror":
+            return self._drop_mirror(f"no answer within {waiting_for}", missing=TIMEOUT)
         if self._closed:
             return []
         self._observer.error("client", "timeout", f"gave up waiting for {waiting_for}")
@@ -286,6 +347,8 @@ class ClientSession:
 
     def link_offered(self, link_id: int, versions: Collection[Version]) -> list[Command]:
         """A manifest backend listed its versions: the client may now choose."""
+        if self._is_mirror(link_id):
+            return self._mirror_ready(link_id, self.version in versions, manifest=True)
         if self._closed or self._greeting is None:
             return []
         self._greeting.backend_offers(versions)
@@ -293,6 +356,8 @@ class ClientSession:
 
     def link_negotiated(self, link_id: int, version: Version) -> list[Command]:
         """A legacy backend agreed on ``version`` (the link is ready)."""
+        if self._is_mirror(link_id):
+            return self._mirror_ready(link_id, version == self.version, manifest=False)
         if self._closed or self._greeting is None:
             return []
         self._links[link_id].ready = True
@@ -303,6 +368,8 @@ class ClientSession:
         """The link could not be opened."""
         if self._closed:
             return []
+        if self._is_mirror(link_id):
+            return self._drop_mirror(f"cannot open: {reason}")
         link = self._links.pop(link_id, None)
         if link is None:
             return []
@@ -318,6 +385,8 @@ class ClientSession:
         link = self._links.get(link_id)
         if self._closed or link is None:
             return []
+        if link.role is LinkRole.MIRROR:
+            return self._mirror_data(data)
         self._tally.bytes_out += len(data)
         try:
             out = self._relay_backend(link, data)
@@ -328,9 +397,13 @@ class ClientSession:
         now = self._clock()
         if now >= self._tally.due:
             self._tally.flush(self._observer, now)
+        if self._shadowed:
+            out += self._hand_over()
         return out
 
     def link_eof(self, link_id: int, reason: str) -> list[Command]:
+        if self._is_mirror(link_id):
+            return self._drop_mirror(reason) if not self._goodbye else []
         link = self._links.pop(link_id, None)
         if self._closed or link is None:
             return []
@@ -414,18 +487,33 @@ class ClientSession:
         if not primary.ready:  # a manifest backend waits for the client's choice
             primary.ready = True
             commands.append(ChooseVersion(primary.id, negotiated.version))
+        plan = self._mirror_plan
+        if plan is not None:
+            link = self._add_link(plan.backend, LinkRole.MIRROR)
+            self._mirror = Mirror(
+                link.id,
+                plan.backend,
+                self._primary_name,
+                negotiated.version,
+                plan.policy,
+                plan.bookmarks,
+                clock=self._clock,
+            )
+            proposal = [(negotiated.version, 0)]
+            commands.append(OpenLink(link.id, plan.backend, proposal, plan.manifest, link.role))
         if negotiated.leftover:
-            commands += self._client_messages(negotiated.leftover, counted=False)
+            commands += self._client_messages(negotiated.leftover)
         return commands
 
     # --- client messages -------------------------------------------------
 
-    def _client_messages(self, data: bytes, *, counted: bool = True) -> list[Command]:
+    def _client_messages(self, data: bytes) -> list[Command]:
         reader = self._reader
         primary = self._primary
         assert reader is not None and primary is not None
         reader.receive_data(data)
         out = bytearray()
+        self._mirror_out = bytearray()
         commands: list[Command] = []
         while True:
             try:
@@ -446,12 +534,17 @@ class ClientSession:
                 break
         if out:
             commands.append(SendToLink(primary.id, bytes(out)))
+            if self._mirror_out:
+                commands += self._to_mirror(bytes(self._mirror_out))
             if not self._authenticated:
                 # Until it has logged in, a client must keep talking: one that
                 # goes quiet (or stops inside a message) would hold a backend link.
                 commands.append(
                     SetDeadline(self._limits.idle_before_auth_seconds, "the client to log in")
                 )
+        mirror = self._mirror
+        if mirror is not None and mirror.dropped is not None and mirror.link_id in self._links:
+            commands += self._dropped_now()
         if self._goodbye and not self._pending():
             return commands + self._close_all("GOODBYE")
         return commands + self._maybe_refuse()
@@ -482,14 +575,12 @@ class ClientSession:
         counts[tag] = counts.get(tag, 0) + 1
         if self._observer.debugging:
             self._observer.debug("C", tag)
+        capture = self._mirror_request(tag, message) if self._mirror else None
         if tag == Tag.RUN:
             routing = bool(_ROUTING_PROCEDURE.match(messages.peek_run_query(message.payload)))
-            self._run_is_routing.append(routing)
-            self._run_started.append(self._clock())
-            if routing:
-                # Its rows may arrive in the same read as its RUN's SUCCESS:
-                # the scanner must hand records over from now on.
-                self._collect_routing_records(True)
+            # Its rows may arrive in the same read as its RUN's SUCCESS: the
+            # scanner hands records over from now on.
+            self._track(_Query(self._clock(), routing, capture))
         elif tag == Tag.HELLO:
             self.auth.hello = message.raw
         elif tag == Tag.LOGON:
@@ -559,8 +650,7 @@ class ClientSession:
             return False
         return (
             conversation.next_request in _DECODED_REPLIES
-            or self._routing_result_open
-            or any(self._run_is_routing)
+            or self._routing > 0
             or not self._authenticated
         )
 
@@ -569,10 +659,15 @@ class ClientSession:
         tag = found.tag
         counts = self._tally.server
         counts[tag] = counts.get(tag, 0) + 1
-        if tag == RECORD_TAG:  # only collected while a routing procedure streams
-            if not self._routing_result_open:
+        if tag == RECORD_TAG:  # collected for a routing procedure or a mirrored query
+            head = self._streams[0] if self._streams else None
+            if head is None:
                 return None
-            return self._rewrite_routing_record(found.payload)
+            if head.routing:
+                return self._rewrite_routing_record(found.payload)
+            if head.capture is not None:
+                head.capture.primary.record(found.payload)
+            return None
         if tag not in _SUMMARY_TAGS:
             raise ProtocolViolation(f"0x{tag:02X} is not a response message")
         conversation = self.conversation
@@ -580,7 +675,7 @@ class ClientSession:
         metadata: dict[str, Any] = {}
         request = conversation.next_request
         has_more = False
-        if tag == Tag.FAILURE or (tag == Tag.SUCCESS and request in _DECODED_REPLIES):
+        if tag == Tag.FAILURE or (tag == Tag.SUCCESS and self._decodes(request)):
             _, fields = messages.decode(found.payload)
             if fields and isinstance(fields[0], dict):
                 metadata = fields[0]
@@ -596,50 +691,85 @@ class ClientSession:
             self._observer.server_failure("client" if kind == "ClientError" else "primary", kind)
         elif completed.after is ServerState.READY and completed.request in (Tag.HELLO, Tag.LOGON):
             self._logged_in()
-        self._time_query(completed, has_more)
+        self._follow_query(completed, has_more, metadata)
         return self._rewrite_summary(completed, metadata)
+
+    def _decodes(self, request: int | None) -> bool:
+        """Is this request's SUCCESS read in full? (Only where its content is used.)"""
+        if request in _DECODED_REPLIES:
+            return True
+        if self._mirror is None:
+            return False
+        if request == Tag.RUN:
+            return bool(self._queries) and self._queries[0].capture is not None
+        if request in (Tag.PULL, Tag.DISCARD):
+            return bool(self._streams) and self._streams[0].capture is not None
+        return request == Tag.COMMIT and bool(self._commits)
 
     def _logged_in(self) -> None:
         self._authenticated = True
         if self._reader is not None:
             self._reader.max_message_size = self._limits.max_message_bytes
 
-    def _time_query(self, completed: Completed, has_more: bool) -> None:
-        """Query latency: RUN sent → the last summary of its result.
+    def _follow_query(
+        self, completed: Completed, has_more: bool, metadata: dict[str, Any]
+    ) -> None:
+        """Latency (RUN sent → the last summary of its result) and mirrored answers.
 
         Results are assumed to finish in the order they were started, which is
         exact outside explicit transactions that interleave several results.
         """
         request = completed.request
-        if request == Tag.RUN:
-            started = self._run_started.popleft() if self._run_started else None
-            routing = self._run_is_routing.popleft() if self._run_is_routing else False
-            if completed.outcome is Outcome.SUCCESS:
-                if started is not None:
-                    self._stream_started.append(started)
-                if routing:
-                    self._routing_result_open = True
+        outcome = completed.outcome
+        if request == Tag.RUN and self._queries:
+            query = self._queries.popleft()
+            if outcome is Outcome.SUCCESS:
+                if query.capture is not None:
+                    query.capture.primary.run_succeeded(metadata)
+                self._streams.append(query)
                 return
-            self._stop_collecting()
-            if started is not None and completed.outcome is Outcome.FAILURE:
-                self._observer.query_latency(self._primary_name, self._clock() - started)
-        elif request in (Tag.PULL, Tag.DISCARD):
-            if completed.outcome is Outcome.SUCCESS and has_more:
+            self._untrack(query)
+            if outcome is Outcome.FAILURE:
+                self._observer.query_latency(self._primary_name, self._clock() - query.started)
+                if query.capture is not None:
+                    self._primary_done(query.capture, query.capture.primary.failed(metadata))
+        elif request in (Tag.PULL, Tag.DISCARD) and self._streams:
+            if outcome is Outcome.SUCCESS and has_more:
                 return
-            if self._stream_started:
-                elapsed = self._clock() - self._stream_started.popleft()
-                self._observer.query_latency(self._primary_name, elapsed)
-            if self._routing_result_open:
-                self._routing_result_open = False
-                self._stop_collecting()
+            query = self._streams.popleft()
+            self._untrack(query)
+            self._observer.query_latency(self._primary_name, self._clock() - query.started)
+            capture = query.capture
+            if capture is not None and outcome is not Outcome.IGNORED:
+                builder = capture.primary
+                answer = (
+                    builder.failed(metadata)
+                    if outcome is Outcome.FAILURE
+                    else builder.finished(metadata)
+                )
+                self._primary_done(capture, answer)
+        elif request == Tag.COMMIT and self._commits:
+            commit = self._commits.popleft()
+            if commit is not None and self._mirror is not None:
+                bookmark = metadata.get("bookmark")
+                self._mirror.primary_committed(
+                    commit, bookmark if isinstance(bookmark, str) else None
+                )
 
-    def _collect_routing_records(self, enabled: bool) -> None:
-        if self._primary is not None:
-            self._primary.scanner.collect_records(enabled)
+    def _track(self, query: _Query) -> None:
+        self._queries.append(query)
+        if query.collects:
+            self._collecting += 1
+            self._routing += query.routing
+            if self._primary is not None:
+                self._primary.scanner.collect_records(True)
 
-    def _stop_collecting(self) -> None:
-        if not any(self._run_is_routing):
-            self._collect_routing_records(False)
+    def _untrack(self, query: _Query) -> None:
+        if query.collects:
+            self._collecting -= 1
+            self._routing -= query.routing
+            if not self._collecting and self._primary is not None:
+                self._primary.scanner.collect_records(False)
 
     def _rewrite_summary(self, completed: Completed, metadata: dict[str, Any]) -> bytes | None:
         request = completed.request
@@ -669,6 +799,101 @@ class ClientSession:
         if not (isinstance(values, list) and len(values) == 2):
             return None
         return chunk(messages.record([values[0], self._routing_servers()]))
+
+    # --- the mirror ------------------------------------------------------
+
+    def _is_mirror(self, link_id: int) -> bool:
+        return self._mirror is not None and self._mirror.link_id == link_id
+
+    def _mirror_request(self, tag: int, message: Message) -> Capture | None:
+        """Queue what one client request becomes on the candidate; the capture to keep.
+
+        The mirror exists from the handshake on, so it follows the conversation
+        from its first message (queued until the candidate's link is ready).
+        """
+        mirror = self._mirror
+        assert mirror is not None
+        if mirror.dropped is not None:
+            return None
+        mirrored = mirror.request(tag, message.raw, message.payload)
+        self._mirror_out += mirrored.data
+        if tag == Tag.COMMIT:
+            self._commits.append(mirrored.commit)
+        return mirrored.capture
+
+    def _to_mirror(self, data: bytes) -> list[Command]:
+        mirror = self._mirror
+        if mirror is None or mirror.dropped is not None or not mirror.ready:
+            return []
+        return [SendToLink(mirror.link_id, data), *self._mirror_deadline()]
+
+    def _mirror_deadline(self) -> list[Command]:
+        mirror = self._mirror
+        assert mirror is not None
+        if not mirror.awaiting or mirror.dropped is not None:
+            return [SetDeadline(None, "nothing", "mirror")]
+        seconds = self._mirror_plan.policy.settings.query_timeout if self._mirror_plan else None
+        return [SetDeadline(seconds, f"{seconds:g} s for the candidate", "mirror")]
+
+    def _mirror_ready(self, link_id: int, usable: bool, *, manifest: bool) -> list[Command]:
+        mirror = self._mirror
+        if self._closed or mirror is None or mirror.dropped is not None:
+            return []
+        if not usable or self.version is None:
+            return self._drop_mirror("the candidate does not speak the session's Bolt version")
+        commands: list[Command] = []
+        if manifest:
+            commands.append(ChooseVersion(link_id, self.version))
+        self._links[link_id].ready = True
+        data = mirror.link_ready()
+        if data:
+            commands += [SendToLink(link_id, data), *self._mirror_deadline()]
+        return commands
+
+    def _mirror_data(self, data: bytes) -> list[Command]:
+        mirror = self._mirror
+        assert mirror is not None
+        for capture in mirror.link_data(data):
+            self._candidate_done(capture)
+        if mirror.dropped is not None:
+            return self._dropped_now() if mirror.link_id in self._links else []
+        return [*self._mirror_deadline(), *self._hand_over()]
+
+    def _drop_mirror(self, reason: str, missing: str = DROPPED) -> list[Command]:
+        mirror = self._mirror
+        if self._closed or mirror is None or mirror.dropped is not None:
+            return []
+        mirror.drop(reason, missing)
+        return self._dropped_now()
+
+    def _dropped_now(self) -> list[Command]:
+        """The mirror has just stopped: close its link, say so, hand over what is owed."""
+        mirror = self._mirror
+        assert mirror is not None and mirror.dropped is not None
+        for capture in mirror.released:
+            self._candidate_done(capture)
+        self._observer.error("candidate", "dropped", f"{mirror.backend}: {mirror.dropped}")
+        self._links.pop(mirror.link_id, None)
+        return [
+            SetDeadline(None, "nothing", "mirror"),
+            CloseLink(mirror.link_id, mirror.dropped),
+            *self._hand_over(),
+        ]
+
+    def _primary_done(self, capture: Capture, answer: Answer) -> None:
+        capture.primary_answer = answer
+        if capture.complete:
+            self._shadowed.append(capture)
+
+    def _candidate_done(self, capture: Capture) -> None:
+        if capture.complete:
+            self._shadowed.append(capture)
+
+    def _hand_over(self) -> list[Command]:
+        if not self._shadowed:
+            return []
+        done, self._shadowed = self._shadowed, []
+        return [Shadowed(capture.exchange(self._session_id)) for capture in done]
 
     # --- ending ----------------------------------------------------------
 

@@ -1,0 +1,455 @@
+"""The candidate side of a shadowed session, with no sockets.
+
+A mirror link replays the client's conversation on the candidate in the same
+order: the client's own authentication, then BEGIN/RUN/PULL/DISCARD/COMMIT/
+ROLLBACK/RESET. Requests are rewritten only where shadowing needs it: a marker
+in the transaction metadata (so the candidate's query log shows shadow traffic),
+notification filters of its own (deprecations must never be hidden from the
+comparison), bookmarks translated to the candidate's chain, and, in ``reads``
+mode, writes compiled with EXPLAIN instead of run. Its answers are consumed
+here and never reach the client.
+
+The mirror never holds the client back: what it sends is bounded (requests
+awaiting an answer, bytes); past a bound, or when the candidate is slow to
+read, fails or stops answering, the mirror is dropped for the rest of the
+session — cleanly, never half-mirrored — and what it still owed is reported as
+missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from boltproxy.bolt import messages, packstream
+from boltproxy.bolt.errors import BoltError
+from boltproxy.bolt.framing import chunk, unchunk
+from boltproxy.bolt.messages import Tag, Version
+from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner
+from boltproxy.bolt.states import Conversation, Outcome, ServerState
+from boltproxy.proxy.bookmarks import BookmarkMap
+from boltproxy.shadow import rules
+from boltproxy.shadow.classify import explain_form
+from boltproxy.shadow.exchange import DROPPED, AccessMode, Answer, AnswerBuilder, Exchange
+from boltproxy.shadow.settings import ShadowSettings
+
+SHADOW_MARKER = {"boltproxy": "shadow"}
+_FILTER_KEYS = (
+    "notifications_minimum_severity",
+    "notifications_disabled_categories",
+    "notifications_disabled_classifications",
+)
+# Requests that are between the client and the primary only.
+_NOT_MIRRORED = frozenset({Tag.ROUTE, Tag.TELEMETRY})
+
+
+class MirrorPolicy:
+    """What is mirrored: the ``[shadow]`` settings applied to sessions and queries."""
+
+    def __init__(self, settings: ShadowSettings) -> None:
+        self.settings = settings
+        # With sampling per session, a sampled session mirrors every query the
+        # rules let through: the per-query decision then samples nothing.
+        per_query = (
+            settings.model_copy(update={"sample_rate": 1.0})
+            if settings.sticky == "session"
+            else settings
+        )
+
+        # The same texts come again and again: classifying one costs a tokenizer pass.
+        @lru_cache(maxsize=4096)
+        def decide(
+            query: str, database: str | None, user: str | None, access_mode: str | None
+        ) -> rules.Mirror:
+            return rules.decide(
+                per_query,
+                session_id="",
+                query=query,
+                database=database,
+                user=user,
+                access_mode=access_mode,
+            )
+
+        self.decide = decide
+
+    def session_sampled(self, session_id: int) -> bool:
+        settings = self.settings
+        if settings.mode == "off":
+            return False
+        return settings.sticky != "session" or rules.sampled(str(session_id), settings.sample_rate)
+
+
+@dataclass(slots=True)
+class Capture:
+    """One mirrored query: the primary's answer and the candidate's, as they come."""
+
+    query: str
+    parameters: bytes
+    database: str | None
+    access_mode: AccessMode | None
+    impersonated_user: str | None
+    in_transaction: bool
+    explained: bool
+    primary: AnswerBuilder
+    candidate: AnswerBuilder | None = None
+    primary_answer: Answer | None = None
+    candidate_answer: Answer | None = None
+    candidate_missing: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.primary_answer is not None and (
+            self.candidate_answer is not None or self.candidate_missing is not None
+        )
+
+    def exchange(self, session_id: str) -> Exchange:
+        assert self.primary_answer is not None
+        return Exchange(
+            session_id=session_id,
+            query=self.query,
+            parameters=self.parameters,
+            primary=self.primary_answer,
+            candidate=self.candidate_answer,
+            candidate_missing=self.candidate_missing,
+            candidate_explained=self.explained,
+            database=self.database,
+            access_mode=self.access_mode,
+            impersonated_user=self.impersonated_user,
+            in_transaction=self.in_transaction,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Mirrored:
+    """What one client request becomes on the candidate."""
+
+    data: bytes
+    capture: Capture | None = None
+    commit: _Commit | None = None
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A request on the candidate awaiting its summary."""
+
+    tag: int
+    capture: Capture | None = None
+    commit: _Commit | None = None
+    size: int = 0
+    at: float = 0.0  # when it was queued, for the candidate's latency
+
+
+@dataclass(slots=True)
+class _Commit:
+    """A commit both sides make: their bookmarks name the same point."""
+
+    primary: str | None = None
+    candidate: str | None = None
+    done: bool = field(default=False)
+
+
+class Mirror:
+    """The candidate link of one session: rewrites, bounds and the answers it gets."""
+
+    def __init__(
+        self,
+        link_id: int,
+        backend: str,
+        primary_backend: str,
+        version: Version,
+        policy: MirrorPolicy,
+        bookmarks: BookmarkMap,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.link_id = link_id
+        self.backend = backend
+        self.version = version
+        self.ready = False
+        self.dropped: str | None = None  # why mirroring stopped
+        self.released: list[Capture] = []  # captures the candidate will not answer
+        self.bookmarks_missing = 0
+        self._primary_backend = primary_backend
+        self._policy = policy
+        self._settings = policy.settings
+        self._in_transaction = False  # as the client's requests say
+        self._transaction: dict[str, Any] = {}  # the open transaction's BEGIN extra
+        self._user: str | None = None  # the principal, for include/exclude rules
+        self._bookmarks = bookmarks
+        self._clock = clock
+        self._conversation = Conversation(version)
+        self._scanner = ResponseScanner()
+        self._scanner.collect_records(True)
+        self._sent: deque[_Sent] = deque()
+        self._outstanding = 0  # bytes sent that are not answered yet
+        self._unsent = bytearray()  # before the link is ready
+        # Results the candidate opened and has not finished, oldest first; None
+        # for a query that is mirrored but not compared.
+        self._streams: deque[Capture | None] = deque()
+
+    # --- what goes to the candidate ----------------------------------------
+
+    def request(self, tag: int, raw: bytes, payload: bytes) -> Mirrored:
+        """What to send the candidate for one client request (empty: not mirrored).
+
+        Every RUN is mirrored so that the candidate's
+        conversation stays the client's; a write in ``reads`` mode (or a query
+        the rules exclude) is compiled with EXPLAIN instead of run, and only the
+        RUNs the rules include are captured for comparison.
+        """
+        if self.dropped is not None or tag in _NOT_MIRRORED:
+            return Mirrored(b"")
+        capture: Capture | None = None
+        commit: _Commit | None = None
+        if tag == Tag.HELLO:
+            raw = self._rewrite_hello(raw)
+        elif tag == Tag.LOGON:
+            self._user = _principal(payload)
+        elif tag == Tag.BEGIN:
+            raw = self._rewrite_begin(payload)
+            self._in_transaction = True
+        elif tag == Tag.RUN:
+            raw, capture = self._rewrite_run(payload)
+        elif tag == Tag.COMMIT:
+            commit = _Commit()
+        if tag in (Tag.COMMIT, Tag.ROLLBACK, Tag.RESET):
+            self._in_transaction = False
+            self._transaction = {}
+        failed = ServerState.FAILED in self._conversation.predicted
+        if failed and tag not in (Tag.RESET, Tag.GOODBYE):
+            # The candidate failed where the primary did not: the client will not
+            # reset it, so the proxy does (its answer is consumed like the rest).
+            prefix = self._queue(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET))
+        else:
+            prefix = b""
+        data = prefix + self._queue(raw, _Sent(tag, capture, commit=commit))
+        if self.dropped is not None:
+            return Mirrored(b"")
+        return Mirrored(data, capture, commit)
+
+    def _queue(self, data: bytes, sent: _Sent) -> bytes:
+        try:
+            self._conversation.on_request(sent.tag)
+        except BoltError as exc:
+            self.drop(f"the candidate's conversation diverged: {exc}")
+            return b""
+        sent.size = len(data)
+        sent.at = self._clock()
+        self._sent.append(sent)
+        self._outstanding += len(data)
+        if (
+            len(self._sent) > self._settings.queue_entries
+            or self._outstanding > self._settings.queue_bytes
+        ):
+            self.drop("the candidate fell too far behind")
+            return b""
+        if not self.ready:
+            self._unsent += data
+            return b""
+        return data
+
+    def link_ready(self) -> bytes:
+        self.ready = True
+        data, self._unsent = bytes(self._unsent), bytearray()
+        return data
+
+    def _rewrite_hello(self, raw: bytes) -> bytes:
+        tag, fields = messages.decode(unchunk(raw))
+        extra = dict(fields[0]) if fields and isinstance(fields[0], dict) else {}
+        for key in _FILTER_KEYS:
+            extra.pop(key, None)
+        return chunk(messages.encode(tag, extra, *fields[1:]))
+
+    def _rewrite_begin(self, payload: bytes) -> bytes:
+        _, fields = messages.decode(payload)
+        extra = fields[0] if fields and isinstance(fields[0], dict) else {}
+        self._transaction = extra
+        return chunk(messages.encode(Tag.BEGIN, self._shadow_extra(extra, True)))
+
+    def _rewrite_run(self, payload: bytes) -> tuple[bytes, Capture | None]:
+        # Parameters stay the bytes the client packed: only query and extra change.
+        query, offset = packstream.unpack(payload, 2)
+        params_end = packstream.skip(payload, offset)
+        extra, _ = packstream.unpack(payload, params_end)
+        extra = extra if isinstance(extra, dict) else {}
+        context = self._transaction if self._in_transaction else extra
+        database = _text(context.get("db"))
+        mode = _text(context.get("mode"))
+        decision = self._policy.decide(query, database, self._user, mode)
+        # A query the rules skip still goes to the candidate, compiled only, so
+        # that its conversation stays the client's; it is not compared.
+        explain = decision is not rules.Mirror.RUN
+        capture = None
+        if decision is not rules.Mirror.SKIP:
+            capture = Capture(
+                query=query,
+                parameters=bytes(payload[offset:params_end]),
+                database=database,
+                access_mode="r" if mode == "r" else "w" if mode == "w" else None,
+                impersonated_user=_text(context.get("imp_user")),
+                in_transaction=self._in_transaction,
+                explained=explain,
+                primary=AnswerBuilder(
+                    self.version,
+                    max_records=self._settings.max_records,
+                    max_bytes=self._settings.max_record_bytes,
+                    started=self._clock(),
+                ),
+            )
+        shadow_query = explain_form(query) if explain else query
+        body = bytearray(payload[:2])
+        packstream.pack_into(body, shadow_query)
+        body += payload[offset:params_end]
+        packstream.pack_into(body, self._shadow_extra(extra, not self._in_transaction))
+        return chunk(bytes(body)), capture
+
+    def _shadow_extra(self, extra: dict[str, Any], starts_transaction: bool) -> dict[str, Any]:
+        extra = dict(extra)
+        for key in _FILTER_KEYS:
+            extra.pop(key, None)
+        if self.version >= (5, 2):
+            extra["notifications_minimum_severity"] = "INFORMATION"
+        if starts_transaction:
+            metadata = extra.get("tx_metadata")
+            extra["tx_metadata"] = {**(metadata if isinstance(metadata, dict) else {}),
+                                    **SHADOW_MARKER}  # fmt: skip
+            bookmarks = extra.get("bookmarks")
+            if isinstance(bookmarks, list) and bookmarks:
+                translated, missing = self._bookmarks.translate(
+                    (b for b in bookmarks if isinstance(b, str)),
+                    self._primary_backend,
+                    self.backend,
+                )
+                self.bookmarks_missing += missing
+                extra["bookmarks"] = translated
+        return extra
+
+    # --- what the candidate answers --------------------------------------
+
+    def link_data(self, data: bytes) -> list[Capture]:
+        """Follow the candidate's answers; returns captures whose candidate side is done."""
+        if self.dropped is not None:
+            return []
+        scanner = self._scanner
+        try:
+            scanner.feed(data)
+            found, scanner.messages = scanner.messages, []
+            done: list[Capture] = []
+            for message in found:
+                capture = self._on_message(message.tag, message.payload)
+                if capture is not None:
+                    done.append(capture)
+            return done
+        except BoltError as exc:
+            self.drop(f"the candidate broke the protocol: {exc}")
+            return []
+
+    def _on_message(self, tag: int, payload: bytes) -> Capture | None:
+        if tag == RECORD_TAG:
+            head = self._streams[0] if self._streams else None
+            if head is not None and head.candidate is not None:
+                head.candidate.record(payload)
+            return None
+        if not self._sent:
+            raise BoltError("the candidate answered a request that was never sent")
+        has_more = tag == Tag.SUCCESS and messages.summary_has_more(payload)
+        completed = self._conversation.on_summary(tag, has_more=has_more)
+        sent = self._sent[0]
+        if not has_more:
+            self._sent.popleft()
+            self._outstanding -= sent.size
+        if sent.tag == Tag.RUN:
+            return self._on_run_reply(sent, tag, payload)
+        if sent.tag in (Tag.PULL, Tag.DISCARD):
+            if has_more or not self._streams or tag == Tag.IGNORED:
+                return None
+            capture = self._streams.popleft()
+            if capture is None or capture.candidate is None:
+                return None
+            metadata = _metadata(payload)
+            builder = capture.candidate
+            answer = builder.failed(metadata) if tag == Tag.FAILURE else builder.finished(metadata)
+            capture.candidate_answer = answer
+            return capture
+        if sent.commit is not None and completed.outcome is Outcome.SUCCESS:
+            bookmark = _metadata(payload).get("bookmark")
+            sent.commit.candidate = bookmark if isinstance(bookmark, str) else None
+            self._pair(sent.commit)
+        if tag == Tag.FAILURE and self._streams:
+            self._streams.clear()  # a failure ends every open result
+        return None
+
+    def _on_run_reply(self, sent: _Sent, tag: int, payload: bytes) -> Capture | None:
+        capture = sent.capture
+        if tag == Tag.SUCCESS:
+            if capture is not None:
+                capture.candidate = AnswerBuilder(
+                    self.version,
+                    max_records=self._settings.max_records,
+                    max_bytes=self._settings.max_record_bytes,
+                    started=sent.at,
+                )
+                capture.candidate.run_succeeded(_metadata(payload))
+            self._streams.append(capture)
+            return None
+        if capture is None:
+            return None
+        if tag == Tag.FAILURE:
+            builder = AnswerBuilder(self.version, started=sent.at)
+            capture.candidate_answer = builder.failed(_metadata(payload))
+        else:
+            capture.candidate_missing = "error: ignored after an earlier failure on the candidate"
+        return capture
+
+    # --- bookmarks -------------------------------------------------------------
+
+    def primary_committed(self, commit: _Commit, bookmark: str | None) -> None:
+        commit.primary = bookmark
+        self._pair(commit)
+
+    def _pair(self, commit: _Commit) -> None:
+        if commit.done or commit.primary is None or commit.candidate is None:
+            return
+        commit.done = True
+        self._bookmarks.record(
+            self._primary_backend, commit.primary, self.backend, commit.candidate
+        )
+
+    # --- dropping ----------------------------------------------------------------
+
+    def drop(self, reason: str, missing: str = DROPPED) -> None:
+        """Stop mirroring this session; the captures still owed are marked missing."""
+        if self.dropped is not None:
+            return
+        self.dropped = reason
+        owed = [s.capture for s in self._sent if s.capture is not None]
+        owed += [c for c in self._streams if c is not None and c not in owed]
+        self._sent.clear()
+        self._streams.clear()
+        for capture in owed:
+            if capture.candidate_answer is None and capture.candidate_missing is None:
+                capture.candidate_missing = missing
+        self.released = owed
+
+    @property
+    def awaiting(self) -> bool:
+        """Does the candidate owe an answer?"""
+        return bool(self._sent)
+
+
+def _metadata(payload: bytes) -> dict[str, Any]:
+    _, fields = messages.decode(payload)
+    return fields[0] if fields and isinstance(fields[0], dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _principal(payload: bytes) -> str | None:
+    _, fields = messages.decode(payload)
+    auth = fields[0] if fields and isinstance(fields[0], dict) else {}
+    return _text(auth.get("principal"))
