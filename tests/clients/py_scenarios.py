@@ -27,6 +27,16 @@ Backends differ in what they can answer:
   with ``Neo.DatabaseError.General.UnknownError``, prints parameters into the
   query text (no quotes, no floats beyond a few digits, no bytes) and must
   never be asked for a temporal value (it aborts).
+* ``neo4j``: a real Neo4j (5.26 or 2026.x) with authentication on. Writes are
+  read back (rolled-back ones must be gone), bookmarks chain sessions causally,
+  and four more scenarios run: every value type, notifications and GQL
+  statuses, re-authentication (``--other-user``, a user the caller created for
+  this run only: its wrong-password attempts must not lock out the main user),
+  and the cleanup of what this run wrote.
+
+Besides ``detail``, a scenario may print ``facts``: what the user observed, free of
+run-specific ids, so that a run straight to a server and one through the proxy
+can be compared fact by fact.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ from urllib.parse import urlsplit
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-Scenario = Callable[["Context"], Coroutine[Any, Any, str]]
+Scenario = Callable[["Context"], Coroutine[Any, Any, "str | tuple[str, Any]"]]
 
 
 class ScenarioFailed(Exception):
@@ -100,6 +110,7 @@ class Context:
         self.driver = driver
         self.asynchronous = args.mode == "async"
         self.falkordb = args.backend == "falkordb"
+        self.real = args.backend == "neo4j"
         self.database: str | None = args.database
         self.run_id = "r" + uuid.uuid4().hex[:12]  # plain letters: FalkorDB inlines parameters
 
@@ -138,7 +149,7 @@ class Context:
 # --------------------------------------------------------------------------- scenarios
 
 
-async def connectivity(ctx: Context) -> str:
+async def connectivity(ctx: Context) -> tuple[str, Any]:
     # Only direct FalkorDB runs ask for more than one attempt: FalkorDB leaves a
     # share of new connections unanswered once others have closed.
     attempts = ctx.args.connect_attempts
@@ -158,7 +169,8 @@ async def connectivity(ctx: Context) -> str:
           f"the driver was routed to {info.address}, not to port {expected_port} of --uri")
     protocol = ".".join(str(part) for part in info.protocol_version)
     retried = f" (connected at attempt {attempt})" if attempt > 1 else ""
-    return f"driver {neo4j.__version__}, server {info.agent}, Bolt {protocol}{retried}"
+    detail = f"driver {neo4j.__version__}, server {info.agent}, Bolt {protocol}{retried}"
+    return detail, {"agent": info.agent, "bolt": protocol}
 
 
 async def auto_commit_execute_query(ctx: Context) -> str:
@@ -169,11 +181,19 @@ async def auto_commit_execute_query(ctx: Context) -> str:
     return "RETURN 1 AS x -> [1]"
 
 
-async def auto_commit_session_run(ctx: Context) -> str:
+async def auto_commit_session_run(ctx: Context) -> str | tuple[str, Any]:
     session = ctx.session()
     try:
         value = await ctx.single_value(session, "RETURN 1 AS x", "x")
         check(value == 1, f"RETURN 1 AS x gave {value!r}")
+        if ctx.real:
+            bookmarks = await settle(session.last_bookmarks())
+            check(bool(bookmarks), "an auto-commit query left no bookmark")
+            await ctx.create_probe(session, "auto")
+            found = await ctx.count_probes(session, "auto")
+            check(found == 1, f"an auto-commit write was read back {found} times, expected once")
+            return ("RETURN 1 AS x -> 1, bookmark received; auto-commit write read back",
+                    {"value": value, "read_back": found})
         if not ctx.falkordb:
             bookmarks = await settle(session.last_bookmarks())
             check(bool(bookmarks), "an auto-commit query left no bookmark")
@@ -186,7 +206,9 @@ async def auto_commit_session_run(ctx: Context) -> str:
         await settle(session.close())
 
 
-async def explicit_transaction_commit(ctx: Context) -> str:
+async def explicit_transaction_commit(ctx: Context) -> str | tuple[str, Any]:
+    if ctx.real:
+        return await real_commit(ctx)
     session = ctx.session()
     try:
         before = await settle(session.last_bookmarks())
@@ -210,7 +232,9 @@ async def explicit_transaction_commit(ctx: Context) -> str:
         await settle(session.close())
 
 
-async def explicit_transaction_rollback(ctx: Context) -> str:
+async def explicit_transaction_rollback(ctx: Context) -> str | tuple[str, Any]:
+    if ctx.real:
+        return await real_rollback(ctx)
     session = ctx.session()
     try:
         tx = await settle(session.begin_transaction())
@@ -236,7 +260,9 @@ async def explicit_transaction_rollback(ctx: Context) -> str:
         await settle(session.close())
 
 
-async def managed_transactions_with_bookmarks(ctx: Context) -> str:
+async def managed_transactions_with_bookmarks(ctx: Context) -> str | tuple[str, Any]:
+    if ctx.real:
+        return await real_causal_chain(ctx)
     writer = ctx.session()
     try:
         if ctx.falkordb:
@@ -271,7 +297,7 @@ async def managed_transactions_with_bookmarks(ctx: Context) -> str:
     return "execute_write, then execute_read in a new session with its bookmarks"
 
 
-async def large_result(ctx: Context) -> str:
+async def large_result(ctx: Context) -> tuple[str, Any]:
     rows = ctx.args.rows
     session = ctx.session(fetch_size=1000)
     try:
@@ -281,10 +307,10 @@ async def large_result(ctx: Context) -> str:
         await settle(session.close())
     check(count == rows, f"streamed {count} rows, expected {rows}")
     check(last is not None and last["i"] == rows, f"the last row was {last!r}, expected i={rows}")
-    return f"{count} rows"
+    return f"{count} rows", {"rows": count}
 
 
-async def server_error(ctx: Context) -> str:
+async def server_error(ctx: Context) -> tuple[str, Any]:
     # Neo4j (and the fake) classify a syntax error; FalkorDB reports every error
     # as Neo.DatabaseError.General.UnknownError.
     expected: type[Exception] = (
@@ -299,13 +325,36 @@ async def server_error(ctx: Context) -> str:
             check(isinstance(error, expected),
                   f"got {type(error).__name__} ({error.code}), expected {expected.__name__}")
             caught = f"{type(error).__name__} {error.code}"
+            facts = {"class": type(error).__name__, "code": error.code}
+            if ctx.real:
+                facts.update(gql_error_facts(error))
+                check(len(str(facts["gql_status"])) == 5,
+                      f"the error carries no GQL status: {facts!r}")
+                caught += f" GQL {facts['gql_status']}"
         else:
             raise ScenarioFailed("a syntax error was accepted")
         value = await ctx.single_value(session, "RETURN 1 AS x", "x")
         check(value == 1, f"RETURN 1 AS x after the error gave {value!r}")
     finally:
         await settle(session.close())
-    return f"{caught}; session usable afterwards"
+    return f"{caught}; session usable afterwards", facts
+
+
+def gql_error_facts(error: Any) -> dict[str, Any]:
+    """The GQL fields of a driver error and of the causes it chains."""
+    causes = []
+    cause = error.__cause__
+    while cause is not None and len(causes) < 5:
+        causes.append(getattr(cause, "gql_status", type(cause).__name__))
+        cause = cause.__cause__
+    return {
+        "gql_status": error.gql_status,
+        "classification": error.gql_raw_classification,
+        "description": error.gql_status_description,
+        "diagnostic_record": error.diagnostic_record,
+        "message": error.message,
+        "causes": causes,
+    }
 
 
 def parameter_values(falkordb: bool) -> dict[str, Any]:
@@ -334,7 +383,7 @@ def parameter_values(falkordb: bool) -> dict[str, Any]:
     return values
 
 
-async def parameters(ctx: Context) -> str:
+async def parameters(ctx: Context) -> tuple[str, Any]:
     session = ctx.session()
     wrong: list[str] = []
     values = parameter_values(ctx.falkordb)
@@ -346,7 +395,270 @@ async def parameters(ctx: Context) -> str:
     finally:
         await settle(session.close())
     check(not wrong, "parameters changed on the way: " + "; ".join(wrong))
-    return f"{len(values)} values round-tripped: " + ", ".join(values)
+    return f"{len(values)} values round-tripped: " + ", ".join(values), {"names": list(values)}
+
+
+# --------------------------------------------------------------------------- real Neo4j only
+
+
+async def real_commit(ctx: Context) -> tuple[str, Any]:
+    """A committed write is there for the next session that carries the bookmark."""
+    session = ctx.session()
+    try:
+        before = await settle(session.last_bookmarks())
+        tx = await settle(session.begin_transaction())
+        await ctx.create_probe(tx, "commit")
+        inside = await ctx.count_probes(tx, "commit")
+        await settle(tx.commit())
+        after = await settle(session.last_bookmarks())
+    finally:
+        await settle(session.close())
+    check(inside == 1, f"the transaction saw its own write {inside} times, expected once")
+    check(bool(after) and after != before, "COMMIT did not give the session a new bookmark")
+    reader = ctx.session(bookmarks=after)
+    try:
+        found = await ctx.count_probes(reader, "commit")
+    finally:
+        await settle(reader.close())
+    check(found == 1, f"a committed write was read back {found} times, expected once")
+    return ("committed; new bookmark; read back in a session with that bookmark",
+            {"inside": inside, "read_back": found})
+
+
+async def real_rollback(ctx: Context) -> tuple[str, Any]:
+    """A rolled-back write is gone, and the session goes on."""
+    session = ctx.session()
+    try:
+        tx = await settle(session.begin_transaction())
+        await ctx.create_probe(tx, "rollback")
+        inside = await ctx.count_probes(tx, "rollback")
+        await settle(tx.rollback())
+        check(bool(tx.closed()), "the transaction is still open after rollback")
+        value = await ctx.single_value(session, "RETURN 2 AS x", "x")
+        check(value == 2, f"RETURN 2 AS x after a rollback gave {value!r}")
+        kept = await ctx.count_probes(session, "rollback")
+    finally:
+        await settle(session.close())
+    check(inside == 1, f"the transaction saw its own write {inside} times, expected once")
+    check(kept == 0, f"{kept} rolled-back writes are still there")
+    return "rolled back: the write is gone; session usable", {"inside": inside, "kept": kept}
+
+
+async def real_causal_chain(ctx: Context) -> tuple[str, Any]:
+    """Three sessions, each starting from the bookmarks of the one before."""
+    async def first(tx: Any) -> Any:
+        await ctx.create_probe(tx, "chain1")
+
+    async def second(tx: Any) -> Any:
+        seen = await ctx.count_probes(tx, "chain1")
+        await ctx.create_probe(tx, "chain2")
+        return seen
+
+    async def third(tx: Any) -> Any:
+        return (await ctx.count_probes(tx, "chain1"), await ctx.count_probes(tx, "chain2"))
+
+    bookmarks: Any = None
+    seen: list[Any] = []
+    for step, (function, read) in enumerate(((first, False), (second, False), (third, True))):
+        session = ctx.session(bookmarks=bookmarks) if step else ctx.session()
+        try:
+            run = session.execute_read if read else session.execute_write
+            seen.append(await settle(run(ctx.work(function))))
+            bookmarks = await settle(session.last_bookmarks())
+        finally:
+            await settle(session.close())
+        check(bool(bookmarks), f"session {step + 1} of the chain left no bookmark")
+    check(seen[1] == 1, f"the second session saw the first one's write {seen[1]} times")
+    check(tuple(seen[2]) == (1, 1), f"the third session saw {seen[2]!r}, expected (1, 1)")
+    return ("execute_write, execute_write, execute_read: each session saw what the one "
+            "before wrote", {"second_saw": seen[1], "third_saw": list(seen[2])})
+
+
+# Every value type a user reads back, built by the server (Cypher 5, both versions).
+VALUES_QUERY = """RETURN
+  date('2024-02-29') AS date,
+  date('0001-01-01') AS first_date,
+  time('12:34:56.123456789+02:00') AS time_with_offset,
+  localtime('23:59:59.999999999') AS local_time,
+  datetime('2024-03-31T02:30:00[Europe/Berlin]') AS zoned_in_dst_gap,
+  datetime('2024-10-27T02:30:00+01:00[Europe/Berlin]') AS zoned_in_fold,
+  datetime('2024-06-01T12:00:00.000000001+05:45') AS datetime_with_offset,
+  datetime('1969-12-31T23:59:59.5Z') AS before_epoch,
+  datetime({year: 1900, month: 1, day: 1, timezone: 'America/New_York'}) AS old_zoned,
+  localdatetime('2024-01-01T00:00:00.000000001') AS local_datetime,
+  duration('P1Y2M3DT4H5M6.000000007S') AS duration,
+  duration({days: -1, seconds: 1}) AS negative_duration,
+  point({x: 1.5, y: -2.5}) AS cartesian_2d,
+  point({x: 1, y: 2, z: 3}) AS cartesian_3d,
+  point({longitude: 12.5, latitude: 55.7}) AS wgs84_2d,
+  point({longitude: 12.5, latitude: 55.7, height: 30.0}) AS wgs84_3d,
+  [date('2024-01-01'), duration('PT1S')] AS temporal_list,
+  {at: datetime('2024-01-01T00:00:00Z'), where: point({x: 0, y: 0})} AS temporal_map"""
+# Bolt 6 and Cypher 25 only (2026.x): one vector per element type.
+VECTORS_QUERY = """CYPHER 25 RETURN
+  vector([1, -2, 3], 3, INTEGER8) AS int8,
+  vector([1, -2, 3], 3, INTEGER16) AS int16,
+  vector([1, -2, 3], 3, INTEGER32) AS int32,
+  vector([1, -2, 3], 3, INTEGER) AS int64,
+  vector([1.5, -2.5, 0.25], 3, FLOAT32) AS float32,
+  vector([1.5, -2.5, 0.1], 3, FLOAT64) AS float64"""
+GRAPH_QUERY = """CREATE p = (a:ClientProbe {run: $run, step: 'graph', at: date('2024-01-01')})
+  -[r:CLIENT_PROBE {w: 1.5}]->(b:ClientProbe:Second {run: $run, step: 'graph'})
+RETURN a, r, b, p"""
+
+
+def shown(value: Any) -> str:
+    """A value as the user sees it: its type and every field (a point's srid too).
+
+    Map keys are sorted: Neo4j keeps no order in a map.
+    """
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key!r}: {shown(value[key])}" for key in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    srid = getattr(value, "srid", None)
+    return f"{type(value).__name__} {value!r}" + (f" srid={srid}" if srid is not None else "")
+
+
+async def values(ctx: Context) -> tuple[str, Any]:
+    session = ctx.session()
+    wrong: list[str] = []
+    facts: dict[str, Any] = {}
+    try:
+        record = (await all_records(await settle(session.run(VALUES_QUERY))))[0]
+        received = dict(record.items())
+        info = await settle(ctx.driver.get_server_info())
+        vectors = tuple(info.protocol_version) >= (6, 0) and hasattr(neo4j, "vector")
+        if vectors:
+            record = (await all_records(await settle(session.run(VECTORS_QUERY))))[0]
+            received.update({f"vector {key}": value for key, value in record.items()})
+        for name, value in received.items():
+            facts[name] = shown(value)
+            back = await ctx.single_value(session, "RETURN $p AS p", "p", p=value)
+            # A driver Vector has no __eq__: its repr shows its type and every byte.
+            equal = back == value or type(value).__name__ == "Vector"
+            if not equal or shown(back) != shown(value):
+                wrong.append(f"{name}: sent {shown(value)}, got {shown(back)}")
+        tx = await settle(session.begin_transaction())
+        try:
+            record = (await all_records(await settle(tx.run(GRAPH_QUERY, run=ctx.run_id))))[0]
+        finally:
+            await settle(tx.rollback())
+        a, r, b, path = record["a"], record["r"], record["b"], record["p"]
+        check(r.start_node.element_id == a.element_id and r.end_node.element_id == b.element_id,
+              "the relationship does not point from a to b")
+        check([n.element_id for n in path.nodes] == [a.element_id, b.element_id],
+              "the path's nodes are not a and b")
+        facts["graph"] = {
+            "a": [sorted(a.labels), shown(a["at"]), a["step"]],
+            "r": [r.type, r["w"], len(path.relationships)],
+            "b": sorted(b.labels),
+        }
+    finally:
+        await settle(session.close())
+    check(not wrong, "values changed on the way back: " + "; ".join(wrong))
+    vectors_note = "" if vectors else " (no vectors below Bolt 6)"
+    return (f"{len(received)} values read and sent back unchanged{vectors_note}; "
+            "node, relationship, path"), facts
+
+
+def status_facts(summary: Any) -> list[Any]:
+    facts = []
+    for status in summary.gql_status_objects:
+        position = status.position
+        facts.append({
+            "gql_status": status.gql_status,
+            "classification": status.raw_classification,
+            "severity": status.raw_severity,
+            "description": status.status_description,
+            "position": None if position is None else [position.line, position.column],
+            "diagnostic_record": status.diagnostic_record,
+        })
+    return facts
+
+
+# A deprecated function (id) on a label nobody creates: two warnings, one deprecation.
+NOTIFYING_QUERY = "MATCH (n:NoSuchLabelForClientScenarios) RETURN id(n) AS i"
+
+
+async def notifications(ctx: Context) -> tuple[str, Any]:
+    facts: dict[str, Any] = {}
+    configs: dict[str, dict[str, Any]] = {
+        "default": {},
+        "severity OFF": {"notifications_min_severity": "OFF"},
+        "no deprecations": {"notifications_disabled_classifications": ["DEPRECATION"]},
+    }
+    for name, config in configs.items():
+        session = ctx.session(**config)
+        try:
+            result = await settle(session.run(NOTIFYING_QUERY))
+            summary = await settle(result.consume())
+        finally:
+            await settle(session.close())
+        facts[name] = status_facts(summary)
+    codes = {name: [f["gql_status"] for f in found] for name, found in facts.items()}
+    deprecations = [f for f in facts["default"] if f["classification"] == "DEPRECATION"]
+    check(len(deprecations) == 1 and deprecations[0]["gql_status"] in ("01N01", "01N02"),
+          f"no id() deprecation among the statuses: {codes['default']}")
+    check(all(not c.startswith("01") for c in codes["severity OFF"]),
+          f"warnings came back although the session turned them off: {codes['severity OFF']}")
+    check("01N50" in codes["no deprecations"]
+          and deprecations[0]["gql_status"] not in codes["no deprecations"],
+          f"the classification filter was not applied: {codes['no deprecations']}")
+    return "; ".join(f"{name}: {' '.join(c)}" for name, c in codes.items()), facts
+
+
+async def current_user(ctx: Context, **config: Any) -> str:
+    session = ctx.session(**config)
+    try:
+        return str(await ctx.single_value(session, "SHOW CURRENT USER YIELD user", "user"))
+    finally:
+        await settle(session.close())
+
+
+async def reauthentication(ctx: Context) -> tuple[str, Any]:
+    main_user, other = ctx.args.user, ctx.args.other_user
+    check(other is not None, "--other-user is needed against real Neo4j")
+    other_auth = (other, ctx.args.other_password)
+    wrong_auth = (other, ctx.args.other_password + "-wrong")
+    verified = [
+        await settle(ctx.driver.verify_authentication(auth=(main_user, ctx.args.password))),
+        await settle(ctx.driver.verify_authentication(auth=other_auth)),
+        await settle(ctx.driver.verify_authentication(auth=wrong_auth)),
+    ]
+    check(verified == [True, True, False], f"verify_authentication gave {verified}")
+    # Session-level auth: pooled connections log off and on again as another user.
+    users = [await current_user(ctx), await current_user(ctx, auth=other_auth),
+             await current_user(ctx), await current_user(ctx, auth=other_auth)]
+    expected = [main_user, other, main_user, other]
+    check(users == expected, f"SHOW CURRENT USER gave {users}, expected {expected}")
+    try:
+        await current_user(ctx, auth=wrong_auth)
+    except neo4j_errors.Neo4jError as error:
+        failure = {"class": type(error).__name__, "code": error.code,
+                   "gql_status": error.gql_status}
+    else:
+        raise ScenarioFailed("a session with a wrong password ran a query")
+    check(failure["class"] == "AuthError", f"a wrong session password gave {failure}")
+    after = await current_user(ctx)
+    check(after == main_user, f"after the failed session the driver ran as {after!r}")
+    return (f"verify_authentication {verified}; session users {users}; wrong password: "
+            f"{failure['class']} {failure['code']}"), {
+        "verified": verified, "users": [u == main_user for u in users], "failure": failure}
+
+
+async def cleanup(ctx: Context) -> tuple[str, Any]:
+    """Delete what this run wrote (and check it was all still there)."""
+    session = ctx.session()
+    try:
+        result = await settle(session.run(
+            "MATCH (n:ClientProbe {run: $run}) DETACH DELETE n", run=ctx.run_id))
+        summary = await settle(result.consume())
+    finally:
+        await settle(session.close())
+    deleted = summary.counters.nodes_deleted
+    check(deleted == 4, f"deleted {deleted} nodes, expected 4 (auto, commit, chain1, chain2)")
+    return f"deleted the {deleted} nodes this run wrote", {"deleted": deleted}
 
 
 SCENARIOS: list[Scenario] = [
@@ -360,13 +672,15 @@ SCENARIOS: list[Scenario] = [
     server_error,
     parameters,
 ]
+REAL_SCENARIOS: list[Scenario] = [*SCENARIOS, values, notifications, reauthentication, cleanup]
 
 
 # --------------------------------------------------------------------------- running
 
 
-def report(name: str, ok: bool, detail: str) -> None:
-    print(json.dumps({"scenario": name, "ok": ok, "detail": detail}), flush=True)
+def report(name: str, ok: bool, detail: str, facts: Any = None) -> None:
+    line = {"scenario": name, "ok": ok, "detail": detail, "facts": facts}
+    print(json.dumps(line, default=str), flush=True)
 
 
 def outcome(error: BaseException) -> str:
@@ -393,18 +707,19 @@ def make_driver(args: argparse.Namespace) -> Any:
 async def run_all(args: argparse.Namespace, driver: Any) -> bool:
     ctx = Context(args, driver)
     passed = True
-    for scenario in SCENARIOS:
+    for scenario in REAL_SCENARIOS if ctx.real else SCENARIOS:
         name = scenario.__name__
         try:
             if ctx.asynchronous:
-                detail = await scenario(ctx)
+                done = await scenario(ctx)
             else:
-                detail = run_to_end(scenario(ctx))
+                done = run_to_end(scenario(ctx))
         except Exception as error:  # every failure is reported, then the next scenario runs
             passed = False
             report(name, False, outcome(error))
         else:
-            report(name, True, detail)
+            detail, facts = done if isinstance(done, tuple) else (done, None)
+            report(name, True, detail, facts)
     return passed
 
 
@@ -416,7 +731,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--user", default="neo4j")
     parser.add_argument("--password", default="password")
     parser.add_argument("--database", default=None)
-    parser.add_argument("--backend", choices=("fake", "falkordb"), default="fake")
+    parser.add_argument("--backend", choices=("fake", "falkordb", "neo4j"), default="fake")
+    parser.add_argument("--other-user", default=None,
+                        help="a second user for re-authentication (real Neo4j only)")
+    parser.add_argument("--other-password", default="")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds to connect (managed transactions retry for 3 s at most)")
