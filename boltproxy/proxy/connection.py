@@ -149,15 +149,21 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         _CLIENT_OPEN.dec()
         self._closed = True
-        self._server.release(self)
         self._server.return_buffer(self._buffered)
         self._buffered = 0
         if self._session is not None:
             self._execute(self._session.client_eof())
+        self._finish_if_done()
+
+    def _finish_if_done(self) -> None:
+        """Once the client is gone and no candidate lingers, nothing may stay open."""
+        if not self._closed or (self._session is not None and self._session.lingering):
+            return
         self._cancel_timers()
         for side in self._links.values():
             side.close()
         self._links.clear()
+        self._server.release(self)
 
     def pause_writing(self) -> None:
         # The client reads slower than the backend sends: stop reading the backend.
@@ -236,8 +242,10 @@ class ClientConnection(asyncio.Protocol):
 
     def _deliver(self, event: Callable[[ClientSession], list[Command]]) -> None:
         session = self._session
-        if session is not None and not self._closed:
+        if session is not None and (not self._closed or session.lingering):
             self._execute(event(session))
+            if self._closed:
+                self._finish_if_done()
 
     # --- commands ----------------------------------------------------------
 

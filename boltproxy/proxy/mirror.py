@@ -238,8 +238,9 @@ class Mirror:
             return b""
         sent.size = len(data)
         sent.at = self._clock()
-        self._sent.append(sent)
-        self._outstanding += len(data)
+        if sent.tag != Tag.GOODBYE:  # the one request never answered
+            self._sent.append(sent)
+            self._outstanding += len(data)
         if (
             len(self._sent) > self._settings.queue_entries
             or self._outstanding > self._settings.queue_bytes
@@ -253,6 +254,10 @@ class Mirror:
 
     def link_ready(self) -> bytes:
         self.ready = True
+        # The candidate's latency counts from now: its link was not up before.
+        now = self._clock()
+        for sent in self._sent:
+            sent.at = now
         data, self._unsent = bytes(self._unsent), bytearray()
         return data
 

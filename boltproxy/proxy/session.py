@@ -294,6 +294,7 @@ class ClientSession:
         # Mirrored COMMITs awaiting the primary's reply (their bookmarks pair up).
         self._commits: deque[Any] = deque()
         self._shadowed: list[Capture] = []  # complete captures to hand over
+        self._lingering = False
         self._tally = _Tally(clock())
 
     @property
@@ -366,10 +367,10 @@ class ClientSession:
 
     def link_failed(self, link_id: int, failure: LinkFailure, reason: str) -> list[Command]:
         """The link could not be opened."""
-        if self._closed:
-            return []
         if self._is_mirror(link_id):
             return self._drop_mirror(f"cannot open: {reason}")
+        if self._closed:
+            return []
         link = self._links.pop(link_id, None)
         if link is None:
             return []
@@ -383,10 +384,10 @@ class ClientSession:
 
     def link_data(self, link_id: int, data: bytes) -> list[Command]:
         link = self._links.get(link_id)
+        if link is not None and link.role is LinkRole.MIRROR:
+            return self._mirror_data(data)
         if self._closed or link is None:
             return []
-        if link.role is LinkRole.MIRROR:
-            return self._mirror_data(data)
         self._tally.bytes_out += len(data)
         try:
             out = self._relay_backend(link, data)
@@ -403,7 +404,13 @@ class ClientSession:
 
     def link_eof(self, link_id: int, reason: str) -> list[Command]:
         if self._is_mirror(link_id):
-            return self._drop_mirror(reason) if not self._goodbye else []
+            mirror = self._mirror
+            assert mirror is not None
+            if mirror.awaiting:
+                return self._drop_mirror(reason)
+            self._lingering = False
+            self._links.pop(link_id, None)
+            return []
         link = self._links.pop(link_id, None)
         if self._closed or link is None:
             return []
@@ -857,11 +864,19 @@ class ClientSession:
             self._candidate_done(capture)
         if mirror.dropped is not None:
             return self._dropped_now() if mirror.link_id in self._links else []
+        if self._lingering and not mirror.awaiting:
+            self._lingering = False
+            del self._links[mirror.link_id]
+            return [
+                SetDeadline(None, "nothing", "mirror"),
+                CloseLink(mirror.link_id, "the candidate has answered"),
+                *self._hand_over(),
+            ]
         return [*self._mirror_deadline(), *self._hand_over()]
 
     def _drop_mirror(self, reason: str, missing: str = DROPPED) -> list[Command]:
         mirror = self._mirror
-        if self._closed or mirror is None or mirror.dropped is not None:
+        if (self._closed and not self._lingering) or mirror is None or mirror.dropped is not None:
             return []
         mirror.drop(reason, missing)
         return self._dropped_now()
@@ -870,6 +885,7 @@ class ClientSession:
         """The mirror has just stopped: close its link, say so, hand over what is owed."""
         mirror = self._mirror
         assert mirror is not None and mirror.dropped is not None
+        self._lingering = False
         for capture in mirror.released:
             self._candidate_done(capture)
         self._observer.error("candidate", "dropped", f"{mirror.backend}: {mirror.dropped}")
@@ -930,11 +946,24 @@ class ClientSession:
         self._closed = True
         self._tally.flush(self._observer, self._clock())
         commands: list[Command] = [SetDeadline(None, "nothing")]
-        commands += [CloseLink(link_id, reason) for link_id in self._links]
-        self._links.clear()
+        mirror = self._mirror
+        # A candidate that still owes answers is given its time (the mirror
+        # timer) to finish, so that a short session is compared whole.
+        self._lingering = mirror is not None and mirror.dropped is None and mirror.awaiting
+        for link_id in list(self._links):
+            if not (self._lingering and mirror is not None and link_id == mirror.link_id):
+                commands.append(CloseLink(link_id, reason))
+                del self._links[link_id]
+        if self._lingering:
+            commands += self._mirror_deadline()
         if tell_client:
             commands.append(CloseClient(reason))
         return commands
+
+    @property
+    def lingering(self) -> bool:
+        """The client is gone; the candidate is finishing what it owes."""
+        return self._lingering
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,3 +253,32 @@ def test_notification_filters_of_the_client_never_reach_the_candidate() -> None:
     assert to(PRIMARY, commands) == hello
     ((_, (extra,)),) = requests(to(MIRROR, commands))
     assert extra == {"user_agent": "app/1"}
+
+
+def test_the_candidate_may_finish_after_the_client_has_gone() -> None:
+    session = logged_in_pair()
+    goodbye = msg(Tag.GOODBYE)
+    session.client_data(RUN + PULL)
+    session.link_data(PRIMARY, success(fields=["x"]) + record(1) + success())
+    commands = session.client_data(goodbye)
+    # The client and the primary are done; the candidate keeps its link and its timer.
+    assert CloseLink(PRIMARY, "GOODBYE") in commands
+    assert not any(isinstance(c, CloseLink) and c.link == MIRROR for c in commands)
+    assert MIRROR_WAIT in commands and isinstance(commands[-1], CloseClient)
+    assert session.lingering
+    commands = session.link_data(MIRROR, success(fields=["x"]) + record(1) + success())
+    assert commands[:2] == [MIRROR_IDLE, CloseLink(MIRROR, "the candidate has answered")]
+    assert [type(c) for c in commands[2:]] == [Shadowed]
+    assert not session.lingering
+
+
+def test_a_lingering_candidate_that_times_out_is_reported_missing() -> None:
+    session = logged_in_pair()
+    session.client_data(RUN + PULL)
+    session.link_data(PRIMARY, success(fields=["x"]) + record(1) + success())
+    session.client_eof()
+    assert session.lingering
+    commands = session.deadline_expired("30 s for the candidate", "mirror")
+    (handed,) = [c for c in commands if isinstance(c, Shadowed)]
+    assert handed.exchange.candidate_missing == "timeout"
+    assert not session.lingering
