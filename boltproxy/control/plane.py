@@ -10,6 +10,7 @@ Refusals are audited too, so the log answers "who tried what" as well as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -110,6 +111,7 @@ class ControlPlane:
         # Changes made by this replica are serialised; replicas are ordered by the store.
         self._lock = asyncio.Lock()
         self._armed_version = router.state.version
+        self._judge: asyncio.Task[None] | None = None
         router.add_listener(self._adopted)
 
     @classmethod
@@ -127,12 +129,17 @@ class ControlPlane:
         try:
             router.reset(await store.restore(router.state))
             await store.watch(plane._heard)
+            plane._judge = spawn(plane._judge_loop(), "control-guards")
         except BaseException:
             await plane.close()
             raise
         return plane
 
     async def close(self) -> None:
+        if self._judge is not None:
+            self._judge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._judge
         self.router.remove_listener(self._adopted)
         await self.store.close()
         await self.audit.close()
@@ -222,6 +229,15 @@ class ControlPlane:
         return Outcome(action, state, message)
 
     # --- guards -------------------------------------------------------------------
+
+    async def _judge_loop(self) -> None:
+        # Observations trigger judgements, at most one per evaluate_interval; a
+        # burst of failures followed by silence would otherwise wait for the
+        # next query to be judged.
+        interval = max(self.settings.guards.evaluate_interval, 0.1)
+        while True:
+            await asyncio.sleep(interval)
+            self.guards.evaluate()
 
     def _tripped(self, trip: Trip) -> None:
         # Called from the relay's observation, on the event loop: the rollback

@@ -35,6 +35,7 @@ log = logging.getLogger("boltproxy.control.redis")
 
 _ATTEMPTS = 20  # optimistic retries before a change gives up (only under a write storm)
 _TIMEOUT = 2.0
+_LISTEN_WAIT = 0.25  # seconds a pub/sub read waits before checking for close
 
 
 def redacted(url: str) -> str:
@@ -71,6 +72,7 @@ class RedisStateStore:
         self._on_state: StateCallback | None = None
         self._configured: RoutingState | None = None
         self._unhealthy = False
+        self._closing = asyncio.Event()
 
     # --- start ------------------------------------------------------------------
 
@@ -149,12 +151,17 @@ class RedisStateStore:
         self._on_state(state)
 
     async def _listen(self) -> None:
-        while True:
+        while not self._closing.is_set():
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                # Short waits rather than ``listen()``: the loop sees ``close`` promptly
+                # and never has to be cancelled inside the client's read.
+                while not self._closing.is_set():
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=_LISTEN_WAIT
+                    )
+                    if message is not None and message.get("type") == "message":
                         self._deliver(message["data"])
             except redis_errors.RedisError as exc:
                 self._report(exc)
@@ -162,11 +169,14 @@ class RedisStateStore:
                 with contextlib.suppress(redis_errors.RedisError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             # Polling keeps the replica in step while the subscription is down.
-            await asyncio.sleep(self._poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self._poll_interval)
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_interval)
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self._poll_interval)
+                return
             try:
                 raw = await self._redis.get(self._key)
             except redis_errors.RedisError as exc:
@@ -189,11 +199,11 @@ class RedisStateStore:
             )
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._closing.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=2 * _LISTEN_WAIT + _TIMEOUT)
+            for task in late:
+                task.cancel()
         self._tasks.clear()
         await self._redis.aclose()
 
