@@ -50,6 +50,16 @@ class GuardSettings(_Section):
     # judgement sums the whole window.
     evaluate_interval: float = Field(0.1, ge=0)
 
+    @field_validator(
+        "max_error_rate", "max_p95_latency_ratio", "max_shadow_mismatch_rate", mode="before"
+    )
+    @classmethod
+    def _off(cls, value: object) -> object:
+        # TOML has no null: ``false`` or "off" turns a guard off there and in the environment.
+        if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "")):
+            return None
+        return value
+
 
 class ControlSettings(_Section):
     """Where the routing state and the audit log live, and how guards judge."""

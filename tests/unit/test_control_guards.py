@@ -145,3 +145,10 @@ def test_window_quantile_reads_the_histogram() -> None:
         window.add(0, False, 0.001 * (i + 1))
     assert window.quantile(0, 0.95) == pytest.approx(0.095, rel=0.1)
     assert window.totals(0) == (100, 0)
+
+
+def test_a_guard_is_turned_off_with_false_or_off() -> None:
+    settings = GuardSettings(max_error_rate=False, max_p95_latency_ratio="off")  # type: ignore[arg-type]
+    assert (settings.max_error_rate, settings.max_p95_latency_ratio) == (None, None)
+    with pytest.raises(ValueError, match="greater than 1"):
+        GuardSettings(max_p95_latency_ratio=0.5)
