@@ -133,6 +133,14 @@ class Mirrored:
 
 
 @dataclass(slots=True)
+class _Segment:
+    """Requests held behind an interrupt (RESET, GOODBYE) and how many await answers."""
+
+    data: bytearray = field(default_factory=bytearray)
+    entries: int = 0
+
+
+@dataclass(slots=True)
 class _Sent:
     """A request on the candidate awaiting its summary."""
 
@@ -186,6 +194,8 @@ class Mirror:
         self._sent: deque[_Sent] = deque()
         self._outstanding = 0  # bytes sent that are not answered yet
         self._unsent = bytearray()  # before the link is ready
+        # Requests from each RESET or GOODBYE on, until the candidate catches up.
+        self._segments: deque[_Segment] = deque()
         # Results the candidate opened and has not finished, oldest first; None
         # for a query that is mirrored but not compared.
         self._streams: deque[Capture | None] = deque()
@@ -238,19 +248,50 @@ class Mirror:
             return b""
         sent.size = len(data)
         sent.at = self._clock()
+        # RESET interrupts whatever the server is still doing, and GOODBYE closes
+        # the connection at once. The primary is done with what came before (the
+        # client waited for its answers), but a slower candidate may not be:
+        # these, and all after them, wait until it has answered what it was sent.
+        interrupts = sent.tag in (Tag.RESET, Tag.GOODBYE)
+        if interrupts and (self._segments or self._sent):
+            self._segments.append(_Segment())  # one interrupt per segment, released in turn
+        hold = bool(self._segments)
         if sent.tag != Tag.GOODBYE:  # the one request never answered
             self._sent.append(sent)
             self._outstanding += len(data)
+            if hold:
+                self._segments[-1].entries += 1
         if (
             len(self._sent) > self._settings.queue_entries
             or self._outstanding > self._settings.queue_bytes
         ):
             self.drop("the candidate fell too far behind")
             return b""
+        if hold:
+            self._segments[-1].data += data
+            return b""
         if not self.ready:
             self._unsent += data
             return b""
         return data
+
+    def release_held(self) -> bytes:
+        """What waits behind a RESET or GOODBYE, once what was sent before is answered.
+
+        One segment at a time: each begins with an interrupt that must not
+        overtake the answers before it.
+        """
+        held = sum(segment.entries for segment in self._segments)
+        if not self._segments or len(self._sent) > held:
+            return b""
+        segment = self._segments.popleft()
+        now = self._clock()
+        for sent in self._sent:
+            sent.at = now
+        if not self.ready:
+            self._unsent += segment.data
+            return b""
+        return bytes(segment.data)
 
     def link_ready(self) -> bytes:
         self.ready = True

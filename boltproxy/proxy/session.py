@@ -864,15 +864,20 @@ class ClientSession:
             self._candidate_done(capture)
         if mirror.dropped is not None:
             return self._dropped_now() if mirror.link_id in self._links else []
+        commands: list[Command] = []
+        released = mirror.release_held()
+        if released:
+            commands.append(SendToLink(mirror.link_id, released))
         if self._lingering and not mirror.awaiting:
             self._lingering = False
             del self._links[mirror.link_id]
-            return [
+            commands += [
                 SetDeadline(None, "nothing", "mirror"),
                 CloseLink(mirror.link_id, "the candidate has answered"),
-                *self._hand_over(),
             ]
-        return [*self._mirror_deadline(), *self._hand_over()]
+        else:
+            commands += self._mirror_deadline()
+        return commands + self._hand_over()
 
     def _drop_mirror(self, reason: str, missing: str = DROPPED) -> list[Command]:
         mirror = self._mirror

@@ -267,8 +267,13 @@ def test_the_candidate_may_finish_after_the_client_has_gone() -> None:
     assert MIRROR_WAIT in commands and isinstance(commands[-1], CloseClient)
     assert session.lingering
     commands = session.link_data(MIRROR, success(fields=["x"]) + record(1) + success())
-    assert commands[:2] == [MIRROR_IDLE, CloseLink(MIRROR, "the candidate has answered")]
-    assert [type(c) for c in commands[2:]] == [Shadowed]
+    # Its GOODBYE waited for its answers (GOODBYE closes at once), then the link closes.
+    assert commands[:3] == [
+        SendToLink(MIRROR, goodbye),
+        MIRROR_IDLE,
+        CloseLink(MIRROR, "the candidate has answered"),
+    ]
+    assert [type(c) for c in commands[3:]] == [Shadowed]
     assert not session.lingering
 
 
@@ -282,3 +287,18 @@ def test_a_lingering_candidate_that_times_out_is_reported_missing() -> None:
     (handed,) = [c for c in commands if isinstance(c, Shadowed)]
     assert handed.exchange.candidate_missing == "timeout"
     assert not session.lingering
+
+
+def test_a_reset_waits_until_the_candidate_has_answered_what_came_before() -> None:
+    # A RESET interrupts work in flight: the slower candidate must finish first.
+    session = logged_in_pair()
+    session.client_data(RUN + PULL)
+    session.link_data(PRIMARY, success(fields=["x"]) + record(1) + success())
+    reset = msg(Tag.RESET)
+    commands = session.client_data(reset + RUN + PULL)
+    assert to(PRIMARY, commands) == reset + RUN + PULL
+    assert to(MIRROR, commands) == b""
+    commands = session.link_data(MIRROR, success(fields=["x"]) + record(1) + success())
+    released = [tag for tag, _ in requests(to(MIRROR, commands))]
+    assert released == [Tag.RESET, Tag.RUN, Tag.PULL]
+    assert any(isinstance(c, Shadowed) for c in commands)
