@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from boltproxy.control.settings import ControlSettings
 from boltproxy.shadow.settings import ShadowSettings
 
 BackendName = Literal["blue", "green"]
@@ -118,11 +119,14 @@ class ListenSettings(_Section):
 
 
 class AdminSettings(_Section):
-    """The admin HTTP listener: /metrics and /healthz."""
+    """The admin HTTP listener: the traffic-control API, /metrics and /healthz."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(7688, ge=0, le=65535)
+    # Bearer token for every call that changes something; without one those are
+    # refused and the listener may only bind to loopback.
+    token: str | None = Field(None, min_length=16)
 
 
 class RoutingSettings(_Section):
@@ -164,6 +168,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     relay: RelaySettings = RelaySettings()
     shadow: ShadowSettings = ShadowSettings()
+    control: ControlSettings = ControlSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

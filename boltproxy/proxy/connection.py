@@ -294,6 +294,11 @@ class ClientConnection(asyncio.Protocol):
             handle.cancel()
         self._timers.clear()
 
+    @property
+    def mirror_owes(self) -> bool:
+        """Does this connection's candidate still owe answers (writes not yet applied)?"""
+        return self._session is not None and self._session.mirror_owes
+
     def close(self) -> None:
         """Shut this connection down (proxy shutdown, or over the buffer budget)."""
         if self._transport is not None:

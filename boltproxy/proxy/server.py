@@ -7,9 +7,13 @@ import logging
 import ssl
 from typing import Any
 
+from pydantic import ValidationError
+
 from boltproxy.bolt.messages import Version
 from boltproxy.config import BackendName, Settings
 from boltproxy.control.admin import AdminServer, start_admin
+from boltproxy.control.api import AdminHooks
+from boltproxy.control.plane import ControlPlane
 from boltproxy.control.routing import Router, SessionInfo
 from boltproxy.proxy.backends import Backend
 from boltproxy.proxy.bookmarks import BookmarkMap
@@ -17,6 +21,7 @@ from boltproxy.proxy.connection import ClientConnection
 from boltproxy.proxy.mirror import MirrorPolicy
 from boltproxy.proxy.session import MirrorPlan
 from boltproxy.shadow.exchange import Exchange
+from boltproxy.shadow.settings import ShadowSettings
 from boltproxy.shadow.worker import ShadowSink
 from boltproxy.tasks import spawn
 
@@ -49,6 +54,7 @@ class ProxyServer:
         self.bookmarks = BookmarkMap()
         # Where mirrored exchanges go to be compared (off the event loop).
         self.shadow_sink: ShadowSink | None = None
+        self.control: ControlPlane | None = None
         self._recheck: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------
@@ -66,8 +72,18 @@ class ProxyServer:
         sockets = self._server.sockets
         self.port = sockets[0].getsockname()[1] if sockets else listen.port
         self.advertised_address = listen.advertised(self.port)
+        self.control = await ControlPlane.open(
+            self.settings.control, self.router, drain_mirror=self._drain_mirror
+        )
         if self.settings.admin.enabled:
-            self._admin = await start_admin(self.settings.admin, self.health)
+            hooks = AdminHooks(self._get_shadow, self._set_shadow)
+            self._admin = await start_admin(
+                self.settings.admin,
+                self.health,
+                self.control,
+                token=self.settings.admin.token,
+                hooks=hooks,
+            )
         self._recheck = spawn(self._recheck_loop(), "backend-recheck")
         if self.settings.shadow.mode != "off" and self.router.candidates:
             self.shadow_sink = ShadowSink(self.settings.shadow)
@@ -99,6 +115,8 @@ class ProxyServer:
             await self._server.wait_closed()
         if self._admin is not None:
             await self._admin.close()
+        if self.control is not None:
+            await self.control.close()
         if self.shadow_sink is not None:
             await asyncio.to_thread(self.shadow_sink.close)
 
@@ -135,6 +153,32 @@ class ProxyServer:
             bookmarks=self.bookmarks,
             manifest=capabilities.manifest if capabilities else False,
         )
+
+    async def _get_shadow(self) -> dict[str, Any]:
+        return self.mirror_policy.settings.model_dump(mode="json")
+
+    async def _set_shadow(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Shadow settings changed at run time: they apply to sessions that start from now."""
+        try:
+            merged = {**self.mirror_policy.settings.model_dump(), **changes}
+            settings = ShadowSettings.model_validate(merged)
+        except ValidationError as exc:
+            raise ValueError(str(exc.errors()[0]["msg"])) from None
+        self.mirror_policy = MirrorPolicy(settings)
+        return await self._get_shadow()
+
+    async def _drain_mirror(self, max_wait: float) -> bool:
+        """Before a flip: have the candidate's mirrored writes all been applied?
+
+        A session's mirror link answers in order, so a candidate that owes no
+        answer to any session has applied every write mirrored to it.
+        """
+        deadline = asyncio.get_running_loop().time() + max_wait
+        while any(c.mirror_owes for c in self._connections):
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     def shadowed(self, exchange: Exchange) -> None:
         if self.shadow_sink is not None:

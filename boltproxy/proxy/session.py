@@ -966,6 +966,11 @@ class ClientSession:
         return commands
 
     @property
+    def mirror_owes(self) -> bool:
+        mirror = self._mirror
+        return mirror is not None and mirror.dropped is None and mirror.awaiting
+
+    @property
     def lingering(self) -> bool:
         """The client is gone; the candidate is finishing what it owes."""
         return self._lingering
