@@ -153,9 +153,9 @@ class Router:
         return tuple(n for n in self._state.backends if n != primary and n not in drained)
 
     def mirror_for_session(self, info: SessionInfo, primary: BackendName) -> BackendName | None:
-        """The candidate a session is mirrored to, if any (the other configured backend)."""
-        others = [name for name in self.watched() if name != primary]
-        return others[0] if others else None
+        """The candidate a session is mirrored to, if any (drained backends are not)."""
+        mirrors = self.mirrors(primary)
+        return mirrors[0] if mirrors else None
 
     def relayable_versions(
         self, known: Mapping[BackendName, Collection[Version] | None]

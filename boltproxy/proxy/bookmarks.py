@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
+
+from boltproxy.bolt import messages, packstream
+from boltproxy.bolt.framing import chunk
+from boltproxy.bolt.messages import Tag
 
 
 class BookmarkMap:
@@ -47,3 +52,47 @@ class BookmarkMap:
             else:
                 missing += 1
         return translated, missing
+
+
+def retarget(
+    tag: int, payload: bytes, pairs: BookmarkMap, source: str, target: str
+) -> tuple[bytes | None, int]:
+    """A BEGIN or auto-commit RUN whose bookmarks name ``target``'s commits.
+
+    Returns the re-framed message (None when it carries no bookmark) and how
+    many bookmarks had no counterpart and were left out: a server waits for, or
+    rejects, a bookmark of another server's.
+    """
+    if tag == Tag.BEGIN:
+        _, fields = messages.decode(payload)
+        extra = fields[0] if fields and isinstance(fields[0], dict) else {}
+        translated, missing = _translated(extra, pairs, source, target)
+        if translated is None:
+            return None, 0
+        return chunk(messages.encode(Tag.BEGIN, translated)), missing
+    if tag != Tag.RUN:
+        return None, 0
+    # Parameters stay the bytes the client packed: only the extra map changes.
+    query_end = packstream.skip(payload, 2)
+    params_end = packstream.skip(payload, query_end)
+    extra, _ = packstream.unpack(payload, params_end)
+    translated, missing = _translated(
+        extra if isinstance(extra, dict) else {}, pairs, source, target
+    )
+    if translated is None:
+        return None, 0
+    body = bytearray(payload[:params_end])
+    packstream.pack_into(body, translated)
+    return chunk(bytes(body)), missing
+
+
+def _translated(
+    extra: dict[str, Any], pairs: BookmarkMap, source: str, target: str
+) -> tuple[dict[str, Any] | None, int]:
+    bookmarks = extra.get("bookmarks")
+    if not isinstance(bookmarks, list) or not bookmarks:
+        return None, 0
+    mapped, missing = pairs.translate(
+        (b for b in bookmarks if isinstance(b, str)), source, target
+    )
+    return {**extra, "bookmarks": mapped}, missing

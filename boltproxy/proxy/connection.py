@@ -132,6 +132,9 @@ class ClientConnection(asyncio.Protocol):
                 max_pipelined=relay.max_pipelined_requests,
             ),
             mirror=server.mirror_plan(info, primary),
+            route=lambda current: server.router.backend_at_boundary(info, current),
+            manifest_of=server.speaks_manifest,
+            bookmarks=server.bookmarks,
             session_id=str(self.id),
         )
         self._execute(self._session.start())

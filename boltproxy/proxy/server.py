@@ -146,12 +146,11 @@ class ProxyServer:
         candidate = self.router.mirror_for_session(info, primary)
         if candidate is None or not self.backends[candidate].up:
             return None
-        capabilities = self.backends[candidate].capabilities
         return MirrorPlan(
             backend=candidate,
             policy=self.mirror_policy,
             bookmarks=self.bookmarks,
-            manifest=capabilities.manifest if capabilities else False,
+            manifest=self.speaks_manifest(candidate),
         )
 
     async def _get_shadow(self) -> dict[str, Any]:
@@ -179,6 +178,10 @@ class ProxyServer:
                 return False
             await asyncio.sleep(0.01)
         return True
+
+    def speaks_manifest(self, name: BackendName) -> bool:
+        capabilities = self.backends[name].capabilities
+        return capabilities.manifest if capabilities else False
 
     def shadowed(self, exchange: Exchange) -> None:
         if self.shadow_sink is not None:

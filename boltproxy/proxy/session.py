@@ -47,7 +47,7 @@ from boltproxy.bolt.packstream import PackStreamError
 from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner, ScanError, ScannedMessage
 from boltproxy.bolt.states import Completed, Conversation, Outcome, ProtocolViolation, ServerState
 from boltproxy.config import BackendName
-from boltproxy.proxy.bookmarks import BookmarkMap
+from boltproxy.proxy.bookmarks import BookmarkMap, retarget
 from boltproxy.proxy.mirror import Capture, Mirror, MirrorPolicy
 from boltproxy.proxy.observer import SessionObserver
 from boltproxy.shadow.exchange import DROPPED, TIMEOUT, Answer, Exchange
@@ -198,6 +198,22 @@ class MirrorPlan:
 
 
 @dataclass(slots=True)
+class _Move:
+    """The primary role moving to another backend at a transaction boundary.
+
+    The client's requests from the boundary on wait in ``outbox`` while the
+    old primary finishes what it owes, a link to the target opens and the
+    client's held login is replayed on it (its answers are the proxy's own).
+    """
+
+    target: BackendName
+    link: _Link | None = None
+    outbox: bytearray = field(default_factory=bytearray)
+    requests: int = 0  # client requests in the outbox
+    logins: int = 0  # replayed HELLO/LOGON still unanswered
+
+
+@dataclass(slots=True)
 class _Query:
     """One RUN, from its sending to the end of its result."""
 
@@ -261,6 +277,9 @@ class ClientSession:
         observer: SessionObserver,
         limits: Limits = Limits(),
         mirror: MirrorPlan | None = None,
+        route: Callable[[BackendName], BackendName] | None = None,
+        manifest_of: Callable[[BackendName], bool] = lambda _name: False,
+        bookmarks: BookmarkMap | None = None,
         session_id: str = "",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -294,6 +313,12 @@ class ClientSession:
         # Mirrored COMMITs awaiting the primary's reply (their bookmarks pair up).
         self._commits: deque[Any] = deque()
         self._shadowed: list[Capture] = []  # complete captures to hand over
+        # Traffic control: asked at each transaction boundary where work goes next.
+        self._route = route
+        self._manifest_of = manifest_of
+        self._bookmarks = bookmarks
+        self._move: _Move | None = None
+        self._in_transaction = False  # as the client's requests say
         self._lingering = False
         self._tally = _Tally(clock())
 
@@ -348,6 +373,10 @@ class ClientSession:
 
     def link_offered(self, link_id: int, versions: Collection[Version]) -> list[Command]:
         """A manifest backend listed its versions: the client may now choose."""
+        if self._is_moving(link_id):
+            if self.version not in versions:
+                return self._abort_move("it does not speak the session's Bolt version")
+            return self._replay_login(link_id, choose=True)
         if self._is_mirror(link_id):
             return self._mirror_ready(link_id, self.version in versions, manifest=True)
         if self._closed or self._greeting is None:
@@ -357,6 +386,10 @@ class ClientSession:
 
     def link_negotiated(self, link_id: int, version: Version) -> list[Command]:
         """A legacy backend agreed on ``version`` (the link is ready)."""
+        if self._is_moving(link_id):
+            if version != self.version:
+                return self._abort_move("it does not speak the session's Bolt version")
+            return self._replay_login(link_id, choose=False)
         if self._is_mirror(link_id):
             return self._mirror_ready(link_id, version == self.version, manifest=False)
         if self._closed or self._greeting is None:
@@ -367,6 +400,8 @@ class ClientSession:
 
     def link_failed(self, link_id: int, failure: LinkFailure, reason: str) -> list[Command]:
         """The link could not be opened."""
+        if self._is_moving(link_id):
+            return self._abort_move(reason)
         if self._is_mirror(link_id):
             return self._drop_mirror(f"cannot open: {reason}")
         if self._closed:
@@ -386,6 +421,8 @@ class ClientSession:
         link = self._links.get(link_id)
         if link is not None and link.role is LinkRole.MIRROR:
             return self._mirror_data(data)
+        if self._is_moving(link_id) and link is not None:
+            return self._login_answers(link, data)
         if self._closed or link is None:
             return []
         self._tally.bytes_out += len(data)
@@ -400,9 +437,13 @@ class ClientSession:
             self._tally.flush(self._observer, now)
         if self._shadowed:
             out += self._hand_over()
+        if self._move is not None:
+            out += self._advance_move()
         return out
 
     def link_eof(self, link_id: int, reason: str) -> list[Command]:
+        if self._is_moving(link_id):
+            return self._abort_move(reason)
         if self._is_mirror(link_id):
             mirror = self._mirror
             assert mirror is not None
@@ -535,7 +576,14 @@ class ClientSession:
             tag = self._accept_request(event)
             if tag is None:
                 break
-            out += event.raw
+            if self._move is not None or self._starts_move(tag):
+                self._hold_for_move(tag, event)
+            else:
+                out += event.raw
+            if tag == Tag.BEGIN:
+                self._in_transaction = True
+            elif tag in (Tag.COMMIT, Tag.ROLLBACK, Tag.RESET):
+                self._in_transaction = False
             if tag == Tag.GOODBYE:
                 self._goodbye = True
                 break
@@ -552,6 +600,7 @@ class ClientSession:
         mirror = self._mirror
         if mirror is not None and mirror.dropped is not None and mirror.link_id in self._links:
             commands += self._dropped_now()
+        commands += self._advance_move()
         if self._goodbye and not self._pending():
             return commands + self._close_all("GOODBYE")
         return commands + self._maybe_refuse()
@@ -806,6 +855,110 @@ class ClientSession:
         if not (isinstance(values, list) and len(values) == 2):
             return None
         return chunk(messages.record([values[0], self._routing_servers()]))
+
+    # --- moving the primary role -------------------------------------------
+
+    def _starts_move(self, tag: int) -> bool:
+        """Does this request start work that the router sends elsewhere?"""
+        starts_work = tag == Tag.BEGIN or (tag == Tag.RUN and not self._in_transaction)
+        if self._route is None or not starts_work or not self._authenticated:
+            return False
+        target = self._route(self._primary_name)
+        if target == self._primary_name:
+            return False
+        self._move = _Move(target)
+        return True
+
+    def _hold_for_move(self, tag: int, message: Message) -> None:
+        move = self._move
+        assert move is not None
+        raw = message.raw
+        if self._bookmarks is not None:
+            # The client's bookmarks name the old primary's commits.
+            translated, missing = retarget(
+                tag, message.payload, self._bookmarks, self._primary_name, move.target
+            )
+            if translated is not None:
+                raw = translated
+            if missing:
+                note = f"{missing} bookmark(s) with no {move.target} counterpart left out"
+                self._observer.error("proxy", "bookmark_unmapped", note)
+        move.outbox += raw
+        move.requests += tag != Tag.GOODBYE
+
+    def _is_moving(self, link_id: int) -> bool:
+        move = self._move
+        return move is not None and move.link is not None and move.link.id == link_id
+
+    def _advance_move(self) -> list[Command]:
+        """Open the target's link once the old primary owes nothing more."""
+        move = self._move
+        if move is None or move.link is not None or self.version is None:
+            return []
+        if self._pending() > move.requests:
+            return []  # e.g. a BEGIN pipelined right behind a COMMIT: held at the boundary
+        link = self._add_link(move.target, LinkRole.PRIMARY)
+        move.link = link
+        manifest = self._manifest_of(move.target)
+        return [OpenLink(link.id, move.target, [(self.version, 0)], manifest, LinkRole.PRIMARY)]
+
+    def _replay_login(self, link_id: int, *, choose: bool) -> list[Command]:
+        move = self._move
+        assert move is not None and self.version is not None
+        login = [raw for raw in (self.auth.hello, self.auth.logon) if raw is not None]
+        move.logins = len(login)
+        commands: list[Command] = [ChooseVersion(link_id, self.version)] if choose else []
+        return [*commands, SendToLink(link_id, b"".join(login))]
+
+    def _login_answers(self, link: _Link, data: bytes) -> list[Command]:
+        move = self._move
+        assert move is not None
+        scanner = link.scanner
+        try:
+            scanner.feed(data)
+        except ScanError as exc:
+            return self._abort_move(f"it broke Bolt framing: {exc}")
+        found, scanner.messages = scanner.messages, []
+        for message in found:
+            if message.tag != Tag.SUCCESS:
+                return self._abort_move("it refused the client's login")
+            move.logins -= 1
+        if move.logins > 0:
+            return []
+        return self._moved(link)
+
+    def _moved(self, link: _Link) -> list[Command]:
+        move = self._move
+        old = self._primary
+        assert move is not None and old is not None
+        self._move = None
+        self._observer.notice(f"primary moved from {self._primary_name} to {move.target}")
+        self._primary, self._primary_name = link, move.target
+        link.scanner.collect_records(self._collecting > 0)
+        del self._links[old.id]
+        commands: list[Command] = [CloseLink(old.id, f"the primary moved to {move.target}")]
+        if move.outbox:
+            commands.append(SendToLink(link.id, bytes(move.outbox)))
+        mirror = self._mirror
+        if mirror is not None and mirror.backend == move.target and mirror.dropped is None:
+            # Shadowing a backend against itself shows nothing.
+            commands += self._drop_mirror(f"the primary moved to {move.target}")
+        return commands
+
+    def _abort_move(self, reason: str) -> list[Command]:
+        """The target cannot be used: the held work goes where the session was."""
+        move = self._move
+        primary = self._primary
+        assert move is not None and primary is not None
+        self._move = None
+        self._observer.error("primary", "move", f"cannot move to {move.target}: {reason}")
+        commands: list[Command] = []
+        if move.link is not None and move.link.id in self._links:
+            del self._links[move.link.id]
+            commands.append(CloseLink(move.link.id, reason))
+        if move.outbox:
+            commands.append(SendToLink(primary.id, bytes(move.outbox)))
+        return commands
 
     # --- the mirror ------------------------------------------------------
 
