@@ -318,6 +318,8 @@ class ClientSession:
         self._manifest_of = manifest_of
         self._bookmarks = bookmarks
         self._move: _Move | None = None
+        # Former primaries, logged in and idle, kept for a move back (a rollback).
+        self._standby: dict[BackendName, _Link] = {}
         self._in_transaction = False  # as the client's requests say
         self._lingering = False
         self._tally = _Tally(clock())
@@ -444,6 +446,11 @@ class ClientSession:
     def link_eof(self, link_id: int, reason: str) -> list[Command]:
         if self._is_moving(link_id):
             return self._abort_move(reason)
+        for name, standby in list(self._standby.items()):
+            if standby.id == link_id:  # an idle former primary went away: nothing is owed
+                del self._standby[name]
+                self._links.pop(link_id, None)
+                return []
         if self._is_mirror(link_id):
             mirror = self._mirror
             assert mirror is not None
@@ -897,6 +904,9 @@ class ClientSession:
             return []
         if self._pending() > move.requests:
             return []  # e.g. a BEGIN pipelined right behind a COMMIT: held at the boundary
+        standby = self._standby.pop(move.target, None)
+        if standby is not None:
+            return self._moved(standby)
         link = self._add_link(move.target, LinkRole.PRIMARY)
         move.link = link
         manifest = self._manifest_of(move.target)
@@ -933,10 +943,12 @@ class ClientSession:
         assert move is not None and old is not None
         self._move = None
         self._observer.notice(f"primary moved from {self._primary_name} to {move.target}")
+        old_name = self._primary_name
         self._primary, self._primary_name = link, move.target
         link.scanner.collect_records(self._collecting > 0)
-        del self._links[old.id]
-        commands: list[Command] = [CloseLink(old.id, f"the primary moved to {move.target}")]
+        old.scanner.collect_records(False)
+        self._standby[old_name] = old  # logged in and idle: a rollback reuses it
+        commands: list[Command] = []
         if move.outbox:
             commands.append(SendToLink(link.id, bytes(move.outbox)))
         mirror = self._mirror
