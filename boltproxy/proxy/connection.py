@@ -108,6 +108,8 @@ class ClientConnection(asyncio.Protocol):
         self.prefix = f"[#{self.id} {self.peer}] "
         self._observer.prefix = self.prefix
         server = self._server
+        if server.control is not None:
+            self._observer = MetricsObserver(self.prefix, server.control.guards)
         relay = server.settings.relay
         transport.set_write_buffer_limits(high=relay.high_water_bytes)
         _CLIENT_OPEN.inc()

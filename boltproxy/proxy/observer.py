@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from boltproxy import metrics
 from boltproxy.bolt.messages import Tag
+from boltproxy.config import BackendName
+from boltproxy.control.guards import GuardMonitor
 
 log = logging.getLogger("boltproxy.session")
 
@@ -25,10 +27,10 @@ class SessionObserver(Protocol):
     def notice(self, message: str) -> None:
         """Worth a line in the log, not an error (a backend closing an idle connection)."""
 
-    def server_failure(self, side: str, kind: str) -> None:
-        """The backend answered a request with FAILURE (relayed as is)."""
+    def server_failure(self, side: str, kind: str, backend: BackendName) -> None:
+        """``backend`` answered a request with FAILURE (relayed as is)."""
 
-    def query_latency(self, backend: str, seconds: float) -> None: ...
+    def query_latency(self, backend: BackendName, seconds: float) -> None: ...
 
     def traffic(
         self, client: dict[int, int], server: dict[int, int], bytes_in: int, bytes_out: int
@@ -58,11 +60,13 @@ _BYTES_OUT = metrics.BYTES.labels(direction="server_to_client")
 class MetricsObserver:
     """Prometheus counters and the log, every line prefixed with the connection."""
 
-    __slots__ = ("_latency", "prefix")
+    __slots__ = ("_guards", "_latency", "prefix")
 
-    def __init__(self, prefix: str = "") -> None:
+    def __init__(self, prefix: str = "", guards: GuardMonitor | None = None) -> None:
         self.prefix = prefix
         self._latency: dict[str, Any] = {}
+        # Traffic control's guards judge each backend by what its queries do.
+        self._guards = guards
 
     def error(self, side: str, kind: str, message: str) -> None:
         metrics.ERRORS.labels(side=side, kind=kind).inc()
@@ -71,14 +75,18 @@ class MetricsObserver:
     def notice(self, message: str) -> None:
         log.info("%s%s", self.prefix, message)
 
-    def server_failure(self, side: str, kind: str) -> None:
+    def server_failure(self, side: str, kind: str, backend: BackendName) -> None:
         metrics.ERRORS.labels(side=side, kind=kind).inc()
+        if self._guards is not None and side == "primary":
+            self._guards.observe(backend, False, 0.0)
 
-    def query_latency(self, backend: str, seconds: float) -> None:
+    def query_latency(self, backend: BackendName, seconds: float) -> None:
         histogram = self._latency.get(backend)
         if histogram is None:
             histogram = self._latency[backend] = metrics.QUERY_LATENCY.labels(backend=backend)
         histogram.observe(seconds)
+        if self._guards is not None:
+            self._guards.observe(backend, True, seconds)
 
     def traffic(
         self, client: dict[int, int], server: dict[int, int], bytes_in: int, bytes_out: int

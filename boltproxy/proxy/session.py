@@ -751,7 +751,8 @@ class ClientSession:
         if tag == Tag.FAILURE:
             kind = _failure_kind(messages.failure_code(metadata) or "unknown")
             # A ClientError is the query's fault (the client side); the rest the backend's.
-            self._observer.server_failure("client" if kind == "ClientError" else "primary", kind)
+            side = "client" if kind == "ClientError" else "primary"
+            self._observer.server_failure(side, kind, self._primary_name)
         elif completed.after is ServerState.READY and completed.request in (Tag.HELLO, Tag.LOGON):
             self._logged_in()
         self._follow_query(completed, has_more, metadata)

@@ -7,6 +7,7 @@ log what they committed, so each transaction's backend is known exactly.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -17,7 +18,14 @@ from typing import Any
 import neo4j
 import pytest
 
-from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, QueryLog, Result, run_in_thread
+from tests.support.fakeneo import (
+    NEO4J_5_26,
+    Failure,
+    FakeNeo4j,
+    QueryLog,
+    Result,
+    run_in_thread,
+)
 from tests.support.proxy import ThreadedProxy, proxy_settings, running_proxy
 
 AUTH = ("neo4j", "password")
@@ -143,3 +151,34 @@ def test_weights_send_a_share_of_new_sessions_to_green(
     on_blue, on_green = committed_ids(blue), committed_ids(green)
     assert sorted(on_blue + on_green) == list(range(40))
     assert on_blue and on_green
+
+
+def test_a_failing_new_primary_is_rolled_back_by_the_guards(
+    pair: tuple[FakeNeo4j, FakeNeo4j],
+) -> None:
+    blue, green = pair
+    green.script.on(
+        re.compile(r"^CREATE \(n:Tx"),
+        Failure("Neo.DatabaseError.General.UnknownError", "broken", gql_status="50N42"),
+    )
+    settings = proxy_settings(
+        blue.uri,
+        green_uri=green.uri,
+        shadow={"mode": "off"},
+        control={"guards": {"min_samples": 10, "window_seconds": 5, "max_error_rate": 0.5}},
+    )
+    with running_proxy(settings) as proxy:
+        control(proxy, "flip")
+        router = proxy.server.router
+        assert router.primary == "green"
+        deadline = time.monotonic() + 30
+        with neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH) as driver:
+            for i in itertools.count():
+                if router.primary == "blue":
+                    break
+                assert time.monotonic() < deadline, "the guard did not trip"
+                with contextlib.suppress(neo4j.exceptions.Neo4jError):
+                    driver.execute_query(WRITE, id=i)
+            # Latched on blue, and the next transactions are answered there.
+            assert driver.execute_query(WRITE, id=-1).records[0]["id"] == -1
+    assert -1 in committed_ids(blue)

@@ -76,7 +76,7 @@ class Recorder:
     def notice(self, message: str) -> None:
         self.notices.append(message)
 
-    def server_failure(self, side: str, kind: str) -> None:
+    def server_failure(self, side: str, kind: str, backend: str = "") -> None:
         self.failures.append((side, kind))
 
     def query_latency(self, backend: str, seconds: float) -> None:
