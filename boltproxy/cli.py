@@ -18,6 +18,8 @@ def _register() -> None:
     # free of their logic.
     from boltproxy.control.cli import COMMANDS as control_commands
     from boltproxy.migrate.cli import migrate
+    from boltproxy.pipeline.bench_cli import bench
+    from boltproxy.pipeline.cli import pipeline
     from boltproxy.proxy.cli import serve
     from boltproxy.sandbox.cli import sandbox
     from boltproxy.shadow.cli import replay_command, report_command
@@ -29,6 +31,8 @@ def _register() -> None:
     main.add_command(replay_command)
     for command in control_commands:
         main.add_command(command)
+    main.add_command(pipeline)
+    main.add_command(bench)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""The migration pipeline (``boltproxy pipeline``) and the benchmark (``boltproxy bench``)."""
