@@ -62,6 +62,8 @@ class BoltClient:
                 elif isinstance(event, HandshakeFailed):
                     raise ConnectionError(f"handshake failed: {event.reason}")
         hello: dict[str, Any] = {"user_agent": "boltproxy-bench/1"}
+        if client.version >= (5, 3):  # Neo4j refuses a HELLO without it from 5.3 on
+            hello["bolt_agent"] = {"product": "boltproxy-bench/1"}
         if client.version >= (5, 1):
             await client.request(chunk(messages.encode(Tag.HELLO, hello)))
             await client.request(chunk(messages.encode(Tag.LOGON, auth)))

@@ -1,4 +1,9 @@
-"""Migrator throughput, measured side by side between two FalkorDB backends.
+"""Migrator throughput, measured side by side between two backends.
+
+``--backend falkordb`` (default): three FalkorDB servers. ``--backend neo4j``: real
+Neo4j 5.26 (blue) → real Neo4j 2026.x (green), both from the sandbox's jars with
+authentication on; the naive baseline then writes into green first, which is
+emptied before the copy.
 
 Generates a graph on "blue" (default 100,000 nodes, 300,000 relationships), then:
 
@@ -11,7 +16,8 @@ Prints nodes/s, relationships/s, entities/s of each, the copy/naive ratio
 (target ≥ 20) and the process's peak RSS (memory should not grow with the graph:
 run with ``--nodes`` 10x smaller to compare).
 
-    python benchmarks/migrate_throughput.py [--nodes 100000] [--rels-per-node 3]
+    python benchmarks/migrate_throughput.py [--backend falkordb|neo4j] [--nodes 100000]
+        [--rels-per-node 3]
 """
 
 from __future__ import annotations
@@ -21,11 +27,15 @@ import asyncio
 import importlib
 import random
 import resource
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +46,8 @@ import neo4j
 
 from boltproxy.migrate.connect import Endpoint, open_driver
 from boltproxy.migrate.copy import copy_graph
+from boltproxy.sandbox.manager import DEFAULT_VERSIONS
+from boltproxy.sandbox.neo4j import Neo4jServer
 
 
 def free_port() -> int:
@@ -108,7 +120,43 @@ async def naive(driver: neo4j.AsyncDriver, sample: int) -> float:
     return 2 * sample / (time.perf_counter() - started)
 
 
-async def validate(blue: str, green: str) -> dict[str, Any] | None:
+@contextmanager
+def neo4j_pair(directory: Path) -> Iterator[tuple[Endpoint, Endpoint]]:
+    """Blue 5.26 and green 2026.x, started side by side, always stopped."""
+    password = secrets.token_urlsafe(12)
+    servers = [Neo4jServer(directory / name, version, name=name, password=password)
+               for name, version in DEFAULT_VERSIONS.items()]
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(servers)) as pool:
+            for future in [pool.submit(server.prepare) for server in servers]:
+                future.result()
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.finish()
+        print(f"started {', '.join(f'{s.name} Neo4j {s.info.version}' for s in servers)} "
+              f"in {time.perf_counter() - started:.1f}s")
+        blue, green = (Endpoint(s.uri, s.user, password, side=s.name) for s in servers)
+        yield blue, green
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def empty(driver: neo4j.AsyncDriver) -> None:
+    """Delete every node and drop every index but the token lookups (Neo4j only)."""
+    async with driver.session() as session:
+        await (await session.run("MATCH (n) CALL { WITH n DETACH DELETE n } "
+                                 "IN TRANSACTIONS OF 10000 ROWS")).consume()
+        result = await session.run("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' "
+                                   "RETURN name")
+        names = [record["name"] async for record in result]
+        for name in names:
+            await (await session.run(f"DROP INDEX `{name}`")).consume()
+
+
+async def validate(blue: str | Endpoint, green: str | Endpoint) -> dict[str, Any] | None:
     try:
         module = importlib.import_module("boltproxy.migrate.validate")
     except ModuleNotFoundError:
@@ -123,52 +171,71 @@ async def validate(blue: str, green: str) -> dict[str, Any] | None:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        if args.backend == "neo4j":
+            with neo4j_pair(Path(tmp)) as (blue, green):
+                await measure(args, blue, green, None)
+            return
         servers = [start_falkordb(Path(tmp) / name) for name in ("blue", "green", "naive")
                    if (Path(tmp) / name).mkdir() is None]
         try:
-            blue, green, naive_uri = (uri for _, uri in servers)
-            blue_driver = await open_driver(Endpoint(blue))
-            green_driver = await open_driver(Endpoint(green))
-            naive_driver = await open_driver(Endpoint(naive_uri))
-            nodes, rels = args.nodes, args.nodes * args.rels_per_node
-            started = time.perf_counter()
-            await generate(blue_driver, nodes, args.rels_per_node)
-            print(f"generated {nodes} nodes, {rels} relationships "
-                  f"in {time.perf_counter() - started:.1f}s")
-
-            naive_rate = await naive(naive_driver, args.naive_sample)
-            print(f"naive    : {naive_rate:10.0f} entities/s (one CREATE per entity, "
-                  f"sample {2 * args.naive_sample})")
-
-            started = time.perf_counter()
-            result = await copy_graph(blue_driver, green_driver, source=Endpoint(blue),
-                                      target=Endpoint(green), batch_size=args.batch_size,
-                                      concurrency=args.concurrency)
-            elapsed = time.perf_counter() - started
-            copy_rate = (result.nodes + result.relationships) / elapsed
-            print(f"copy     : {result.nodes / elapsed:10.0f} nodes/s (amortised), "
-                  f"{result.relationships / elapsed:.0f} relationships/s (amortised), "
-                  f"{copy_rate:.0f} entities/s, {elapsed:.1f}s total")
-            print(f"ratio    : copy / naive = {copy_rate / naive_rate:.1f}x (target >= 20x)")
-
-            checked = await validate(blue, green)
-            if checked is None:
-                print("validate : skipped (boltproxy.migrate.validate not available)")
-            else:
-                rate = 2 * (nodes + rels) / checked["seconds"]
-                print(f"validate : {rate:10.0f} entities/s (target >= 100000)")
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"peak RSS : {peak:.0f} MiB (this process)")
-            for driver in (blue_driver, green_driver, naive_driver):
-                await driver.close()
+            blue_uri, green_uri, naive_uri = (uri for _, uri in servers)
+            await measure(args, Endpoint(blue_uri), Endpoint(green_uri), Endpoint(naive_uri))
         finally:
             for process, _ in servers:
                 process.terminate()
                 process.wait(10)
 
 
+async def measure(
+    args: argparse.Namespace, blue: Endpoint, green: Endpoint, naive_target: Endpoint | None
+) -> None:
+    """Generate on blue, the naive baseline, copy blue → green, validate.
+
+    Without a server of its own for the naive baseline (``naive_target`` None), it
+    writes into green, which is emptied before the copy.
+    """
+    blue_driver = await open_driver(blue)
+    green_driver = await open_driver(green)
+    naive_driver = green_driver if naive_target is None else await open_driver(naive_target)
+    nodes, rels = args.nodes, args.nodes * args.rels_per_node
+    started = time.perf_counter()
+    await generate(blue_driver, nodes, args.rels_per_node)
+    print(f"generated {nodes} nodes, {rels} relationships "
+          f"in {time.perf_counter() - started:.1f}s")
+
+    naive_rate = await naive(naive_driver, args.naive_sample)
+    print(f"naive    : {naive_rate:10.0f} entities/s (one CREATE per entity, "
+          f"sample {2 * args.naive_sample})")
+    if naive_target is None:
+        await empty(green_driver)
+
+    started = time.perf_counter()
+    result = await copy_graph(blue_driver, green_driver, source=blue, target=green,
+                              batch_size=args.batch_size, concurrency=args.concurrency)
+    elapsed = time.perf_counter() - started
+    copy_rate = (result.nodes + result.relationships) / elapsed
+    print(f"copy     : {result.nodes / elapsed:10.0f} nodes/s (amortised), "
+          f"{result.relationships / elapsed:.0f} relationships/s (amortised), "
+          f"{copy_rate:.0f} entities/s, {elapsed:.1f}s total")
+    print(f"ratio    : copy / naive = {copy_rate / naive_rate:.1f}x (target >= 20x)")
+
+    checked = await validate(blue, green)
+    if checked is None:
+        print("validate : skipped (boltproxy.migrate.validate not available)")
+    else:
+        rate = 2 * (nodes + rels) / checked["seconds"]
+        print(f"validate : {rate:10.0f} entities/s (target >= 100000)")
+        print(f"           {checked['result']}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS : {peak:.0f} MiB (this process)")
+    for driver in {blue_driver, green_driver, naive_driver}:
+        await driver.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("falkordb", "neo4j"), default="falkordb",
+                        help="three FalkorDB servers, or real Neo4j 5.26 → 2026.x")
     parser.add_argument("--nodes", type=int, default=100_000)
     parser.add_argument("--rels-per-node", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=10_000)

@@ -1,6 +1,7 @@
 """Relay overhead, measured side by side: direct vs HAProxy (TCP) vs boltproxy.
 
-Starts a FalkorDB backend, boltproxy (its own process, as deployed) and, when
+Starts a backend (real Neo4j 5.26 from the sandbox's jars, with authentication on;
+FalkorDB; or the scripted fake), boltproxy (its own process, as deployed) and, when
 ``haproxy`` is installed, HAProxy in TCP mode; then runs the same load against
 each, interleaving the targets round by round so that drift on a shared machine
 hits them alike. Load comes from several processes, each running pipelined
@@ -8,7 +9,8 @@ connections of a lean Bolt client (``boltclient.py``), so that the generator is
 not the bottleneck. Prints p50/p99 latency, queries per second and the ratio of
 each figure to direct.
 
-    python benchmarks/relay_overhead.py [--duration 5] [--rounds 3] [--rows 200000]
+    python benchmarks/relay_overhead.py [--backend neo4j|falkordb|fake] [--duration 5]
+        [--rounds 3] [--rows 200000]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -25,6 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,9 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from boltclient import BoltClient
 
 from boltproxy.sandbox.falkordb import FalkorDBServer
+from boltproxy.sandbox.manager import DEFAULT_VERSIONS
+from boltproxy.sandbox.neo4j import Neo4jServer
 from boltproxy.sandbox.ports import free_port
 
-AUTH = {"scheme": "none"}
+NO_AUTH: dict[str, Any] = {"scheme": "none"}
 SINGLE_ROW = "RETURN 1 AS x"
 
 
@@ -53,8 +59,10 @@ class Figures:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _worker_load(port: int, connections: int, duration: float) -> tuple[list[float], int]:
-    clients = [await BoltClient.connect("127.0.0.1", port, AUTH) for _ in range(connections)]
+async def _worker_load(
+    port: int, connections: int, duration: float, auth: dict[str, Any]
+) -> tuple[list[float], int]:
+    clients = [await BoltClient.connect("127.0.0.1", port, auth) for _ in range(connections)]
     deadline = time.perf_counter() + duration
     latencies: list[float] = []
     errors = 0
@@ -67,7 +75,7 @@ async def _worker_load(port: int, connections: int, duration: float) -> tuple[li
             except (ConnectionError, RuntimeError):
                 # Counted and reported: a dropped connection must not hide in the figures.
                 errors += 1
-                client = await BoltClient.connect("127.0.0.1", port, AUTH)
+                client = await BoltClient.connect("127.0.0.1", port, auth)
                 continue
             latencies.append(seconds)
         await client.close()
@@ -76,27 +84,32 @@ async def _worker_load(port: int, connections: int, duration: float) -> tuple[li
     return latencies, errors
 
 
-def _worker(args: tuple[int, int, float]) -> tuple[list[float], int]:
+def _worker(args: tuple[int, int, float, dict[str, Any]]) -> tuple[list[float], int]:
     return asyncio.run(_worker_load(*args))
 
 
 def run_load(
-    pool: multiprocessing.pool.Pool, port: int, concurrency: int, duration: float
+    pool: multiprocessing.pool.Pool,
+    port: int,
+    concurrency: int,
+    duration: float,
+    auth: dict[str, Any] = NO_AUTH,
 ) -> Figures:
     processes = min(concurrency, pool._processes)  # type: ignore[attr-defined]
     shares = [
         concurrency // processes + (1 if i < concurrency % processes else 0)
         for i in range(processes)
     ]
-    results = pool.map(_worker, [(port, share, duration) for share in shares])
+    # The credentials travel to the worker processes with their share of the load.
+    results = pool.map(_worker, [(port, share, duration, auth) for share in shares])
     # Throughput over the measuring window only (connection set-up excluded).
     elapsed = duration
     latencies = [x for part, _ in results for x in part]
     return Figures(latencies, elapsed, sum(errors for _, errors in results))
 
 
-async def _stream(port: int, rows: int) -> float:
-    client = await BoltClient.connect("127.0.0.1", port, AUTH, attempts=30)
+async def _stream(port: int, rows: int, auth: dict[str, Any]) -> float:
+    client = await BoltClient.connect("127.0.0.1", port, auth, attempts=30)
     seconds, records = await client.query(f"UNWIND range(1, {rows}) AS i RETURN i")
     await client.close()
     if records != rows:
@@ -159,11 +172,17 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=max(2, os.cpu_count() or 2))
     parser.add_argument(
         "--backend",
-        choices=("falkordb", "fake"),
+        choices=("neo4j", "falkordb", "fake"),
         default="falkordb",
-        help="FalkorDB (a real engine, very fast, crashes under concurrency 16) or the "
-        "scripted fake Neo4j in its own process (stable, slower per query)",
+        help="real Neo4j (the sandbox's blue version, authentication on: the figure users "
+        "care about), FalkorDB (a real engine, very fast, crashes under concurrency 16) or "
+        "the scripted fake Neo4j in its own process (stable, slower per query)",
     )
+    parser.add_argument("--neo4j-version", default=DEFAULT_VERSIONS["blue"],
+                        help="Neo4j version for --backend neo4j")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds of load on every target before measuring "
+                        "(default: 5 for neo4j, whose JIT needs it; 0 otherwise)")
     parser.add_argument(
         "--concurrency",
         default="1,16",
@@ -174,8 +193,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="boltproxy-bench-") as tmp:
         workdir = Path(tmp)
         children: list[subprocess.Popen[bytes]] = []
-        if options.backend == "falkordb":
-            backend: FalkorDBServer | None = FalkorDBServer(workdir / "falkordb", name="bench")
+        auth = NO_AUTH
+        backend: FalkorDBServer | Neo4jServer | None
+        if options.backend == "neo4j":
+            password = secrets.token_urlsafe(12)
+            backend = Neo4jServer(workdir / "neo4j", options.neo4j_version, name="bench",
+                                  password=password)
+            started = time.perf_counter()
+            info = backend.start()
+            print(f"Neo4j {info.version} answered in {time.perf_counter() - started:.1f} s "
+                  f"(Bolt {'.'.join(map(str, info.bolt_version))}, authentication on)")
+            backend_port = backend.bolt_port
+            auth = {"scheme": "basic", "principal": backend.user, "credentials": password}
+        elif options.backend == "falkordb":
+            backend = FalkorDBServer(workdir / "falkordb", name="bench")
             backend.start()
             backend_port = backend.bolt_port
         else:
@@ -196,9 +227,13 @@ def main() -> None:
             children.append(proxy)
             targets["boltproxy"] = proxy_port
             try:
-                report(targets, options)
+                report(targets, options, auth)
             except Exception:
                 if backend is None:
+                    raise
+                if isinstance(backend, Neo4jServer):
+                    print(f"benchmark aborted; Neo4j running: {backend.running()}; its log ends:")
+                    print(backend.log_tail(30))
                     raise
                 alive = backend._process is not None and backend._process.poll() is None
                 print(f"benchmark aborted; FalkorDB alive: {alive}; its log ends:")
@@ -214,18 +249,28 @@ def main() -> None:
                 backend.stop()
 
 
-def report(targets: dict[str, int], options: argparse.Namespace) -> None:
+def report(targets: dict[str, int], options: argparse.Namespace, auth: dict[str, Any]) -> None:
+    warmup = options.warmup
+    if warmup is None:
+        warmup = 5.0 if options.backend == "neo4j" else 0.0
     print(
         f"backend: {options.backend}; machine: {os.cpu_count()} cores; "
         f"{options.rounds} interleaved rounds of "
         f"{options.duration:g} s per target and concurrency"
+        + (f"; {warmup:g} s warm-up per target" if warmup else "")
     )
+    concurrencies = [int(c) for c in options.concurrency.split(",")]
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
-        for concurrency in (int(c) for c in options.concurrency.split(",")):
+        if warmup:
+            for port in targets.values():
+                run_load(pool, port, max(concurrencies), warmup, auth)
+        for concurrency in concurrencies:
             collected: dict[str, list[Figures]] = {name: [] for name in targets}
             for _ in range(options.rounds):
                 for name, port in targets.items():
-                    collected[name].append(run_load(pool, port, concurrency, options.duration))
+                    collected[name].append(
+                        run_load(pool, port, concurrency, options.duration, auth)
+                    )
             print(f"\nsingle-row queries, concurrency {concurrency}")
             heading = ("target", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x")
             print("{:<10} {:>8} {:>8} {:>9}  {:>6} {:>6} {:>6}".format(*heading))
@@ -242,7 +287,7 @@ def report(targets: dict[str, int], options: argparse.Namespace) -> None:
     streams: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(options.rounds):
         for name, port in targets.items():
-            streams[name].append(asyncio.run(_stream(port, options.rows)))
+            streams[name].append(asyncio.run(_stream(port, options.rows, auth)))
     print(f"\n{options.rows}-row stream (median of {options.rounds})")
     base_stream = statistics.median(streams["direct"])
     for name, times in streams.items():
