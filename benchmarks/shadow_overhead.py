@@ -1,0 +1,205 @@
+"""What shadowing costs the client, measured side by side against real Neo4j.
+
+Starts Neo4j 5.26 (blue, the primary) and 2026.x (green, the candidate) from the
+sandbox's jars and three proxies in front of them: relay only (``shadow.mode =
+"off"``), every read mirrored (``reads``, writes compiled with EXPLAIN) and
+everything mirrored (``all``, dual writes). The same load, from the official
+async driver in separate processes, runs against each, round by round
+interleaved so that drift on a shared machine hits them alike. Prints client
+p50/p99 latency and queries per second with their ratios to relay-only, and each
+proxy's resident memory (its own and its comparison worker's).
+
+    python benchmarks/shadow_overhead.py [--duration 5] [--rounds 3] [--sessions 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import neo4j
+
+from boltproxy.sandbox.manager import DEFAULT_VERSIONS
+from boltproxy.sandbox.neo4j import Neo4jServer
+from boltproxy.sandbox.ports import free_port
+
+READ = "MATCH (n:Bench {id: $id}) RETURN n.id AS id, n.v AS v"
+WRITE = "MATCH (n:Bench {id: $id}) SET n.v = $v RETURN n.v AS v"
+NODES = 1000
+MODES = ("off", "reads", "all")
+
+
+async def _load(uri: str, auth: tuple[str, str], sessions: int, seconds: float, writes: float
+                ) -> list[float]:  # fmt: skip
+    latencies: list[float] = []
+    async with neo4j.AsyncGraphDatabase.driver(uri, auth=auth) as driver:
+        await driver.verify_connectivity()
+        deadline = time.perf_counter() + seconds
+
+        async def one_session() -> None:
+            rng = random.Random()
+            async with driver.session() as session:
+                while time.perf_counter() < deadline:
+                    query = WRITE if rng.random() < writes else READ
+                    started = time.perf_counter()
+                    result = await session.run(query, id=rng.randrange(NODES), v=rng.random())
+                    await result.consume()
+                    latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(one_session() for _ in range(sessions)))
+    return latencies
+
+
+def _worker(args: tuple[str, tuple[str, str], int, float, float]) -> list[float]:
+    return asyncio.run(_load(*args))
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (the comparison worker)."""
+    total = 0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path
+                ) -> tuple[subprocess.Popen[bytes], int]:  # fmt: skip
+    port = free_port()
+    config = workdir / f"proxy-{mode}.toml"
+    config.write_text(
+        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+        f"[admin]\nenabled = false\n"
+        f'[backends.blue]\nuri = "{blue.uri}"\n[backends.green]\nuri = "{green.uri}"\n'
+        f'[shadow]\nmode = "{mode}"\nstore = "{workdir / f"shadow-{mode}.sqlite"}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=blue.auth) as d:
+                d.verify_connectivity()
+            return process, port
+        except (neo4j.exceptions.ServiceUnavailable, OSError):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the {mode} proxy did not start") from None
+            time.sleep(0.2)
+
+
+def seed(server: Neo4jServer) -> None:
+    with neo4j.GraphDatabase.driver(server.uri, auth=server.auth) as driver:
+        driver.execute_query("MATCH (n:Bench) DETACH DELETE n")
+        driver.execute_query("CREATE INDEX bench_id IF NOT EXISTS FOR (n:Bench) ON (n.id)")
+        driver.execute_query(
+            "UNWIND range(0, $n - 1) AS i CREATE (:Bench {id: i, v: 0.0})", n=NODES
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per proxy")
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent client sessions")
+    parser.add_argument("--writes", type=float, default=0.1, help="share of write queries")
+    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="boltproxy-shadow-bench-") as tmp:
+        workdir = Path(tmp)
+        password = secrets.token_urlsafe(12)
+        blue = Neo4jServer(workdir / "blue", DEFAULT_VERSIONS["blue"], name="blue",
+                           password=password)  # fmt: skip
+        green = Neo4jServer(workdir / "green", DEFAULT_VERSIONS["green"], name="green",
+                            password=password)  # fmt: skip
+        proxies: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        try:
+            for server in (blue, green):
+                server.prepare()
+                server.launch()
+            for server in (blue, green):
+                info = server.finish()
+                print(f"{server.name}: Neo4j {info.version}")
+                seed(server)
+            for mode in MODES:
+                proxies[mode] = start_proxy(mode, blue, green, workdir)
+            report(proxies, blue.auth, options)
+        finally:
+            for process, _ in proxies.values():
+                process.terminate()
+                process.wait(30)
+            for server in (blue, green):
+                server.stop()
+
+
+def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[str, str],
+           options: argparse.Namespace) -> None:  # fmt: skip
+    per_process = max(1, options.sessions // options.processes)
+    collected: dict[str, list[float]] = {mode: [] for mode in proxies}
+    seconds: dict[str, float] = dict.fromkeys(proxies, 0.0)
+    with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
+        for _process, port in proxies.values():  # warm-up: JIT and query caches
+            uri = f"bolt://127.0.0.1:{port}"
+            pool.map(_worker, [(uri, auth, per_process, 2.0, options.writes)] * options.processes)
+        for _ in range(options.rounds):
+            for mode, (_, port) in proxies.items():
+                uri = f"bolt://127.0.0.1:{port}"
+                job = (uri, auth, per_process, options.duration, options.writes)
+                for part in pool.map(_worker, [job] * options.processes):
+                    collected[mode] += part
+                seconds[mode] += options.duration
+    print(
+        f"\n{os.cpu_count()} cores; {options.sessions} sessions, {options.writes:.0%} writes; "
+        f"{options.rounds} interleaved rounds of {options.duration:g} s per proxy"
+    )
+    head = ("shadow", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x", "RSS MiB")
+    print("{:<8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}".format(*head))
+    base = collected["off"]
+    base_p50, base_p99 = percentile(base, 0.5), percentile(base, 0.99)
+    base_qps = len(base) / seconds["off"]
+    for mode, latencies in collected.items():
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        qps = len(latencies) / seconds[mode]
+        rss = rss_mib(proxies[mode][0].pid)
+        print(
+            f"{mode:<8} {p50 * 1e3:>8.3f} {p99 * 1e3:>8.3f} {qps:>8.0f} "
+            f"{p50 / base_p50:>6.2f} {p99 / base_p99:>6.2f} {qps / base_qps:>6.2f} {rss:>8.0f}"
+        )
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if q < 1 else ordered[-1]
+
+
+if __name__ == "__main__":
+    main()
