@@ -66,7 +66,7 @@ def retarget(
     if tag == Tag.BEGIN:
         _, fields = messages.decode(payload)
         extra = fields[0] if fields and isinstance(fields[0], dict) else {}
-        translated, missing = _translated(extra, pairs, source, target)
+        translated, missing = translate_extra(extra, pairs, source, target)
         if translated is None:
             return None, 0
         return chunk(messages.encode(Tag.BEGIN, translated)), missing
@@ -76,7 +76,7 @@ def retarget(
     query_end = packstream.skip(payload, 2)
     params_end = packstream.skip(payload, query_end)
     extra, _ = packstream.unpack(payload, params_end)
-    translated, missing = _translated(
+    translated, missing = translate_extra(
         extra if isinstance(extra, dict) else {}, pairs, source, target
     )
     if translated is None:
@@ -86,9 +86,10 @@ def retarget(
     return chunk(bytes(body)), missing
 
 
-def _translated(
+def translate_extra(
     extra: dict[str, Any], pairs: BookmarkMap, source: str, target: str
 ) -> tuple[dict[str, Any] | None, int]:
+    """``extra`` with its bookmarks as ``target``'s (None: it has none), and how many were lost."""
     bookmarks = extra.get("bookmarks")
     if not isinstance(bookmarks, list) or not bookmarks:
         return None, 0

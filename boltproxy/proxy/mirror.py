@@ -31,7 +31,7 @@ from boltproxy.bolt.framing import chunk, unchunk
 from boltproxy.bolt.messages import Tag, Version
 from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner
 from boltproxy.bolt.states import Conversation, Outcome, ServerState
-from boltproxy.proxy.bookmarks import BookmarkMap
+from boltproxy.proxy.bookmarks import BookmarkMap, translate_extra
 from boltproxy.shadow import rules
 from boltproxy.shadow.classify import explain_form
 from boltproxy.shadow.exchange import DROPPED, AccessMode, Answer, AnswerBuilder, Exchange
@@ -179,7 +179,6 @@ class Mirror:
         self.ready = False
         self.dropped: str | None = None  # why mirroring stopped
         self.released: list[Capture] = []  # captures the candidate will not answer
-        self.bookmarks_missing = 0
         self._primary_backend = primary_backend
         self._policy = policy
         self._settings = policy.settings
@@ -362,15 +361,13 @@ class Mirror:
             metadata = extra.get("tx_metadata")
             extra["tx_metadata"] = {**(metadata if isinstance(metadata, dict) else {}),
                                     **SHADOW_MARKER}  # fmt: skip
-            bookmarks = extra.get("bookmarks")
-            if isinstance(bookmarks, list) and bookmarks:
-                translated, missing = self._bookmarks.translate(
-                    (b for b in bookmarks if isinstance(b, str)),
-                    self._primary_backend,
-                    self.backend,
-                )
-                self.bookmarks_missing += missing
-                extra["bookmarks"] = translated
+            # A bookmark with no counterpart is left out: the candidate then
+            # reads without waiting for that commit, which it may not have had.
+            translated, _missing = translate_extra(
+                extra, self._bookmarks, self._primary_backend, self.backend
+            )
+            if translated is not None:
+                return translated
         return extra
 
     # --- what the candidate answers --------------------------------------
