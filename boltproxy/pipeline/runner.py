@@ -277,7 +277,10 @@ class Pipeline:
             migrator.require(diffed, "migrate schema-diff")
         checks = [c for c in checked.data.get("checks", []) if isinstance(c, dict)]
         failing = [c for c in checks if not c.get("passed")]
-        differences = [d for d in diffed.data.get("differences", []) if isinstance(d, dict)]
+        # "notes" (names, procedures, functions) never fail schema-diff; older migrators
+        # put everything under "differences", so the area decides here too.
+        listed = [*diffed.data.get("differences", []), *diffed.data.get("notes", [])]
+        differences = [d for d in listed if isinstance(d, dict)]
         schema = [d for d in differences if d.get("area") in SCHEMA_AREAS]
         outcome_ = Outcome(
             f"{len(checks) - len(failing)}/{len(checks)} validation checks passed "
