@@ -134,10 +134,9 @@ class Mirrored:
 
 @dataclass(slots=True)
 class _Segment:
-    """Requests held behind an interrupt (RESET, GOODBYE) and how many await answers."""
+    """Requests held from a boundary (new work, RESET, GOODBYE) until their turn."""
 
-    data: bytearray = field(default_factory=bytearray)
-    entries: int = 0
+    requests: list[tuple[bytes, _Sent]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -172,6 +171,7 @@ class Mirror:
         policy: MirrorPolicy,
         bookmarks: BookmarkMap,
         clock: Callable[[], float] = time.perf_counter,
+        logged_in: bool = False,
     ) -> None:
         self.link_id = link_id
         self.backend = backend
@@ -188,13 +188,22 @@ class Mirror:
         self._bookmarks = bookmarks
         self._clock = clock
         self._conversation = Conversation(version)
+        # Following the client from its first request, or (a former primary's
+        # link, already logged in) from the next transaction the session starts.
+        self.following = not logged_in
+        if logged_in:
+            self.ready = True
+            for tag in (Tag.HELLO, Tag.LOGON) if version >= (5, 1) else (Tag.HELLO,):
+                self._conversation.on_request(tag)
+                self._conversation.on_summary(Tag.SUCCESS)
         self._scanner = ResponseScanner()
         self._scanner.collect_records(True)
         self._sent: deque[_Sent] = deque()
         self._outstanding = 0  # bytes sent that are not answered yet
         self._unsent = bytearray()  # before the link is ready
-        # Requests from each RESET or GOODBYE on, until the candidate catches up.
+        # Requests from each boundary on, until the candidate has caught up.
         self._segments: deque[_Segment] = deque()
+        self._held = 0  # requests in the segments
         # Results the candidate opened and has not finished, oldest first; None
         # for a query that is mirrored but not compared.
         self._streams: deque[Capture | None] = deque()
@@ -217,7 +226,8 @@ class Mirror:
             raw = self._rewrite_hello(raw)
         elif tag == Tag.LOGON:
             self._user = _principal(payload)
-        elif tag == Tag.BEGIN:
+        starts_unit = tag == Tag.BEGIN or (tag == Tag.RUN and not self._in_transaction)
+        if tag == Tag.BEGIN:
             raw = self._rewrite_begin(payload)
             self._in_transaction = True
         elif tag == Tag.RUN:
@@ -227,19 +237,35 @@ class Mirror:
         if tag in (Tag.COMMIT, Tag.ROLLBACK, Tag.RESET):
             self._in_transaction = False
             self._transaction = {}
-        failed = ServerState.FAILED in self._conversation.predicted
-        if failed and tag not in (Tag.RESET, Tag.GOODBYE):
-            # The candidate failed where the primary did not: the client will not
-            # reset it, so the proxy does (its answer is consumed like the rest).
-            prefix = self._queue(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET))
-        else:
-            prefix = b""
-        data = prefix + self._queue(raw, _Sent(tag, capture, commit=commit))
+        # A new unit of work (a transaction, an auto-commit query), a RESET (which
+        # interrupts what the server is doing) and a GOODBYE (which closes at once)
+        # wait until the slower candidate has answered all before them: only then
+        # is it known whether the candidate failed where the primary did not.
+        boundary = tag in (Tag.RESET, Tag.GOODBYE) or starts_unit
+        if self._segments or (boundary and self._sent):
+            if boundary:
+                self._segments.append(_Segment())
+            self._segments[-1].requests.append((raw, _Sent(tag, capture, commit=commit)))
+            self._held += 1
+            if self._held + len(self._sent) > self._settings.queue_entries:
+                self.drop("the candidate fell too far behind")
+                return Mirrored(b"")
+            return Mirrored(b"", capture, commit)
+        data = self._emit(raw, _Sent(tag, capture, commit=commit))
         if self.dropped is not None:
             return Mirrored(b"")
         return Mirrored(data, capture, commit)
 
-    def _queue(self, data: bytes, sent: _Sent) -> bytes:
+    def _emit(self, data: bytes, sent: _Sent) -> bytes:
+        """Send one request now (or, before the link is ready, as soon as it is)."""
+        prefix = b""
+        if ServerState.FAILED in self._conversation.predicted and sent.tag not in (
+            Tag.RESET,
+            Tag.GOODBYE,
+        ):
+            # The candidate failed where the primary did not: the client will not
+            # reset it, so the proxy does (its answer is consumed like the rest).
+            prefix = self._emit(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET))
         try:
             self._conversation.on_request(sent.tag)
         except BoltError as exc:
@@ -247,50 +273,29 @@ class Mirror:
             return b""
         sent.size = len(data)
         sent.at = self._clock()
-        # RESET interrupts whatever the server is still doing, and GOODBYE closes
-        # the connection at once. The primary is done with what came before (the
-        # client waited for its answers), but a slower candidate may not be:
-        # these, and all after them, wait until it has answered what it was sent.
-        interrupts = sent.tag in (Tag.RESET, Tag.GOODBYE)
-        if interrupts and (self._segments or self._sent):
-            self._segments.append(_Segment())  # one interrupt per segment, released in turn
-        hold = bool(self._segments)
         if sent.tag != Tag.GOODBYE:  # the one request never answered
             self._sent.append(sent)
             self._outstanding += len(data)
-            if hold:
-                self._segments[-1].entries += 1
         if (
-            len(self._sent) > self._settings.queue_entries
+            len(self._sent) + self._held > self._settings.queue_entries
             or self._outstanding > self._settings.queue_bytes
         ):
             self.drop("the candidate fell too far behind")
             return b""
-        if hold:
-            self._segments[-1].data += data
-            return b""
         if not self.ready:
             self._unsent += data
-            return b""
-        return data
+            return prefix
+        return prefix + data
 
     def release_held(self) -> bytes:
-        """What waits behind a RESET or GOODBYE, once what was sent before is answered.
-
-        One segment at a time: each begins with an interrupt that must not
-        overtake the answers before it.
-        """
-        held = sum(segment.entries for segment in self._segments)
-        if not self._segments or len(self._sent) > held:
-            return b""
-        segment = self._segments.popleft()
-        now = self._clock()
-        for sent in self._sent:
-            sent.at = now
-        if not self.ready:
-            self._unsent += segment.data
-            return b""
-        return bytes(segment.data)
+        """The held requests whose turn has come: a segment once all before it is answered."""
+        out = b""
+        while self._segments and not self._sent and self.dropped is None:
+            segment = self._segments.popleft()
+            self._held -= len(segment.requests)
+            for data, sent in segment.requests:
+                out += self._emit(data, sent)
+        return out
 
     def link_ready(self) -> bytes:
         self.ready = True
@@ -468,10 +473,13 @@ class Mirror:
         if self.dropped is not None:
             return
         self.dropped = reason
-        owed = [s.capture for s in self._sent if s.capture is not None]
+        held = [sent for segment in self._segments for _, sent in segment.requests]
+        owed = [s.capture for s in [*self._sent, *held] if s.capture is not None]
         owed += [c for c in self._streams if c is not None and c not in owed]
         self._sent.clear()
         self._streams.clear()
+        self._segments.clear()
+        self._held = 0
         for capture in owed:
             if capture.candidate_answer is None and capture.candidate_missing is None:
                 capture.candidate_missing = missing
@@ -479,8 +487,8 @@ class Mirror:
 
     @property
     def awaiting(self) -> bool:
-        """Does the candidate owe an answer?"""
-        return bool(self._sent)
+        """Does the candidate owe an answer (or has requests still to be sent)?"""
+        return bool(self._sent) or bool(self._segments)
 
 
 def _metadata(payload: bytes) -> dict[str, Any]:

@@ -580,10 +580,11 @@ class ClientSession:
                 break
             if not isinstance(event, Message):
                 continue  # a keep-alive: between the client and the proxy only
-            tag = self._accept_request(event)
-            if tag is None:
+            accepted = self._accept_request(event)
+            if accepted is None:
                 break
-            if self._move is not None or self._starts_move(tag):
+            tag, held = accepted
+            if held:
                 self._hold_for_move(tag, event)
             else:
                 out += event.raw
@@ -617,8 +618,11 @@ class ClientSession:
         pending = self.conversation.pending if self.conversation is not None else 0
         return pending - 1 if self._goodbye else pending
 
-    def _accept_request(self, message: Message) -> int | None:
-        """Check one client message and return its tag; None when the session must end."""
+    def _accept_request(self, message: Message) -> tuple[int, bool] | None:
+        """Check one client message: its tag, and whether it waits for a move of the primary.
+
+        None when the session must end.
+        """
         conversation = self.conversation
         assert conversation is not None and self.version is not None
         try:
@@ -638,7 +642,9 @@ class ClientSession:
         counts[tag] = counts.get(tag, 0) + 1
         if self._observer.debugging:
             self._observer.debug("C", tag)
-        capture = self._mirror_request(tag, message) if self._mirror else None
+        # Work held for a move is not mirrored: where it runs is not decided yet.
+        held = self._move is not None or self._starts_move(tag)
+        capture = self._mirror_request(tag, message) if self._mirror and not held else None
         if tag == Tag.RUN:
             routing = bool(_ROUTING_PROCEDURE.match(messages.peek_run_query(message.payload)))
             # Its rows may arrive in the same read as its RUN's SUCCESS: the
@@ -650,7 +656,7 @@ class ClientSession:
             self.auth.logon = message.raw
         elif tag == Tag.LOGOFF:
             self.auth.logon = None
-        return tag
+        return tag, held
 
     # --- backend messages ------------------------------------------------
 
@@ -905,6 +911,17 @@ class ClientSession:
             return []
         if self._pending() > move.requests:
             return []  # e.g. a BEGIN pipelined right behind a COMMIT: held at the boundary
+        mirror = self._mirror
+        if mirror is not None and mirror.backend == move.target and mirror.dropped is None:
+            if mirror.awaiting:
+                # The candidate has not applied every mirrored request yet: wait
+                # (its own timer bounds that), so no acknowledged write is missing.
+                return []
+            # The mirror becomes the primary, and the old primary its mirror.
+            self._mirror = None
+            link = self._links[mirror.link_id]
+            link.role = LinkRole.PRIMARY
+            return self._moved(link)
         standby = self._standby.pop(move.target, None)
         if standby is not None:
             return self._moved(standby)
@@ -948,7 +965,6 @@ class ClientSession:
         self._primary, self._primary_name = link, move.target
         link.scanner.collect_records(self._collecting > 0)
         old.scanner.collect_records(False)
-        self._standby[old_name] = old  # logged in and idle: a rollback reuses it
         commands: list[Command] = []
         if move.outbox:
             commands.append(SendToLink(link.id, bytes(move.outbox)))
@@ -956,6 +972,17 @@ class ClientSession:
         if mirror is not None and mirror.backend == move.target and mirror.dropped is None:
             # Shadowing a backend against itself shows nothing.
             commands += self._drop_mirror(f"the primary moved to {move.target}")
+        plan = self._mirror_plan
+        if plan is not None and self.version is not None:
+            # Shadowing continues the other way: the old primary, logged in and
+            # idle, becomes the candidate from the next transaction on.
+            old.role = LinkRole.MIRROR
+            self._mirror = Mirror(
+                old.id, old_name, move.target, self.version, plan.policy, plan.bookmarks,
+                clock=self._clock, logged_in=True,
+            )  # fmt: skip
+        else:
+            self._standby[old_name] = old  # logged in and idle: a rollback reuses it
         return commands
 
     def _abort_move(self, reason: str) -> list[Command]:
@@ -988,6 +1015,13 @@ class ClientSession:
         assert mirror is not None
         if mirror.dropped is not None:
             return None
+        if not mirror.following:
+            # A mirror that took over a former primary's link starts with the next
+            # transaction, never inside one.
+            starts_work = tag == Tag.BEGIN or (tag == Tag.RUN and not self._in_transaction)
+            if not starts_work:
+                return None
+            mirror.following = True
         mirrored = mirror.request(tag, message.raw, message.payload)
         self._mirror_out += mirrored.data
         if tag == Tag.COMMIT:
@@ -1043,7 +1077,10 @@ class ClientSession:
             ]
         else:
             commands += self._mirror_deadline()
-        return commands + self._hand_over()
+        commands += self._hand_over()
+        if self._move is not None:
+            commands += self._advance_move()  # a flip waiting for the candidate to catch up
+        return commands
 
     def _drop_mirror(self, reason: str, missing: str = DROPPED) -> list[Command]:
         mirror = self._mirror

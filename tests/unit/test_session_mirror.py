@@ -236,9 +236,11 @@ def test_a_late_candidate_gets_the_whole_conversation_in_order() -> None:
     assert to(MIRROR, session.client_data(msg(Tag.BEGIN, {}) + RUN + PULL)) == b""
     # Queued while its link was opening: nothing is skipped, nothing is half-mirrored.
     commands = session.link_negotiated(MIRROR, (5, 8))
-    tags = [tag for tag, _ in requests(to(MIRROR, commands))]
-    assert tags == [Tag.HELLO, Tag.LOGON, Tag.BEGIN, Tag.RUN, Tag.PULL]
+    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.HELLO, Tag.LOGON]
     assert MIRROR_WAIT in commands
+    # The transaction goes once the login is answered (and known to have worked).
+    commands = session.link_data(MIRROR, success(server="Neo4j/2026.08.1") + success())
+    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.BEGIN, Tag.RUN, Tag.PULL]
 
 
 def test_notification_filters_of_the_client_never_reach_the_candidate() -> None:
@@ -299,6 +301,48 @@ def test_a_reset_waits_until_the_candidate_has_answered_what_came_before() -> No
     assert to(PRIMARY, commands) == reset + RUN + PULL
     assert to(MIRROR, commands) == b""
     commands = session.link_data(MIRROR, success(fields=["x"]) + record(1) + success())
-    released = [tag for tag, _ in requests(to(MIRROR, commands))]
-    assert released == [Tag.RESET, Tag.RUN, Tag.PULL]
+    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.RESET]
     assert any(isinstance(c, Shadowed) for c in commands)
+    # The next query is a unit of work of its own: it waits for the RESET's answer.
+    commands = session.link_data(MIRROR, success())
+    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.RUN, Tag.PULL]
+
+
+def test_a_flip_swaps_roles_and_shadowing_continues_the_other_way() -> None:
+    routing = {"primary": "blue"}
+    plan = MirrorPlan("green", MirrorPolicy(ShadowSettings()), BookmarkMap(), False)
+    session = ClientSession(
+        primary="blue",
+        relayable=RELAYABLE,
+        backend_manifest=False,
+        advertised_address=ADVERTISED,
+        observer=Recorder(),
+        limits=LIMITS,
+        mirror=plan,
+        route=lambda current: routing["primary"],  # type: ignore[arg-type,return-value]
+        clock=lambda: 0.0,
+    )
+    session.start()
+    session.client_data(LEGACY_HANDSHAKE)
+    session.link_negotiated(PRIMARY, (5, 8))
+    session.link_negotiated(MIRROR, (5, 8))
+    session.client_data(HELLO + LOGON)
+    session.link_data(PRIMARY, success(server="Neo4j/5.26.0") + success())
+    session.link_data(MIRROR, success(server="Neo4j/2026.08.1") + success())
+    session.client_data(RUN + PULL)
+    answer = success(fields=["x"]) + record(1) + success()
+    session.link_data(PRIMARY, answer)
+    routing["primary"] = "green"
+    # The candidate still owes its answer: the next query waits for it.
+    commands = session.client_data(RUN + PULL)
+    assert to(PRIMARY, commands) == b"" and to(MIRROR, commands) == b""
+    # Once it has answered, green's link (logged in already) takes the query.
+    commands = session.link_data(MIRROR, answer)
+    assert to(MIRROR, commands) == RUN + PULL
+    assert not any(isinstance(c, OpenLink) for c in commands)
+    session.link_data(MIRROR, answer)
+    # Blue, the old primary, is now the one shadowed to.
+    commands = session.client_data(RUN + PULL)
+    assert to(MIRROR, commands) == RUN + PULL
+    (run, _) = requests(to(PRIMARY, commands))
+    assert run[1][2]["tx_metadata"] == {"boltproxy": "shadow"}
