@@ -31,6 +31,7 @@ def _compose_binary() -> Path:
 
 def resolved(file: Path, *args: str, **env: str) -> dict[str, Any]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "BOLTPROXY_"))}
+    clean["BOLTPROXY_ADMIN_TOKEN"] = "a-token-of-sixteen-characters"
     result = subprocess.run(
         [str(_compose_binary()), "-f", str(file), *args, "config", "--format", "json"],
         env={**clean, **env}, capture_output=True, text=True, check=False, timeout=60,
@@ -97,7 +98,9 @@ def test_migration_file_overrides_and_monitoring_profile() -> None:
 
 def test_proxy_file_needs_both_backends_and_takes_them() -> None:
     result = subprocess.run([str(_compose_binary()), "-f", str(PROXY), "config", "--quiet"],
-                            env={"PATH": os.environ["PATH"]}, capture_output=True, text=True,
+                            env={"PATH": os.environ["PATH"],
+                                 "BOLTPROXY_ADMIN_TOKEN": "a-token-of-sixteen-characters"},
+                            capture_output=True, text=True,
                             check=False)  # fmt: skip
     assert result.returncode != 0 and "BOLTPROXY_BLUE_URI" in result.stderr
     model = resolved(PROXY, BOLTPROXY_BLUE_URI="bolt://db1:7687",
@@ -107,3 +110,15 @@ def test_proxy_file_needs_both_backends_and_takes_them() -> None:
     assert proxy["environment"]["BOLTPROXY_BACKENDS__GREEN__URI"] == "bolt://db2:7687"
     assert ports(proxy) == {("7687", 7687), ("7688", 7688)}
     assert proxy["healthcheck"]["test"]
+
+
+def test_the_published_admin_api_needs_a_token() -> None:
+    for file in (MIGRATION, PROXY):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("BOLTPROXY_")}
+        result = subprocess.run(
+            [str(_compose_binary()), "-f", str(file), "config"],
+            env={**clean, "BOLTPROXY_BLUE_URI": "bolt://a:7687", "BOLTPROXY_GREEN_URI": "bolt://b:7687"},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert result.returncode != 0
+        assert "BOLTPROXY_ADMIN_TOKEN" in result.stderr
