@@ -112,7 +112,7 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="boltproxy-flip-bench-") as tmp:
         workdir = Path(tmp)
-        password = secrets.token_urlsafe(12)
+        password = secrets.token_hex(12)
         token = secrets.token_urlsafe(24)
         servers = [
             Neo4jServer(workdir / name, DEFAULT_VERSIONS[name], name=name, password=password)

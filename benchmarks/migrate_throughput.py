@@ -123,7 +123,7 @@ async def naive(driver: neo4j.AsyncDriver, sample: int) -> float:
 @contextmanager
 def neo4j_pair(directory: Path) -> Iterator[tuple[Endpoint, Endpoint]]:
     """Blue 5.26 and green 2026.x, started side by side, always stopped."""
-    password = secrets.token_urlsafe(12)
+    password = secrets.token_hex(12)
     servers = [Neo4jServer(directory / name, version, name=name, password=password)
                for name, version in DEFAULT_VERSIONS.items()]
     try:

@@ -196,7 +196,7 @@ def main() -> None:
         auth = NO_AUTH
         backend: FalkorDBServer | Neo4jServer | None
         if options.backend == "neo4j":
-            password = secrets.token_urlsafe(12)
+            password = secrets.token_hex(12)
             backend = Neo4jServer(workdir / "neo4j", options.neo4j_version, name="bench",
                                   password=password)
             started = time.perf_counter()

@@ -134,7 +134,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-shadow-bench-") as tmp:
         workdir = Path(tmp)
-        password = secrets.token_urlsafe(12)
+        password = secrets.token_hex(12)
         blue = Neo4jServer(workdir / "blue", DEFAULT_VERSIONS["blue"], name="blue",
                            password=password)  # fmt: skip
         green = Neo4jServer(workdir / "green", DEFAULT_VERSIONS["green"], name="green",

@@ -280,7 +280,8 @@ def _credentials(directory: Path, options: UpOptions) -> tuple[str, str]:
             )
         return known
     user = options.user or DEFAULT_USER
-    password = options.password or secrets.token_urlsafe(12)
+    # Hex: a generated password never starts with "-", which command lines would misread.
+    password = options.password or secrets.token_hex(12)
     check_password(password)
     return user, password
 

@@ -97,7 +97,7 @@ def running_pair(base: Path) -> Iterator[tuple[Neo4jHandle, Neo4jHandle]]:
         blue, green = _external_handles(uris)
         yield blue, green
         return
-    password = secrets.token_urlsafe(12)
+    password = secrets.token_hex(12)  # no leading "-": it is passed on command lines
     servers = [
         Neo4jServer(base / name, version, name=name, password=password)
         for name, version in versions().items()

@@ -136,7 +136,7 @@ class ScriptRun:
 def temporary_user(handle: Neo4jHandle) -> Iterator[tuple[str, str]]:
     """A user of its own for one script run (name, password); dropped afterwards."""
     name = f"client_{os.getpid()}_{next(_users)}"
-    password = secrets.token_urlsafe(12)
+    password = secrets.token_hex(12)  # no leading "-": it is passed on command lines
     with handle.driver() as driver:
         driver.execute_query(
             f"CREATE OR REPLACE USER {name} SET PASSWORD $password CHANGE NOT REQUIRED",
@@ -156,8 +156,8 @@ def run_scenarios(
     with temporary_user(handle) as (other_user, other_password):
         command = [
             *client.command(), "--uri", uri, "--backend", "neo4j", "--rows", str(rows),
-            "--auth", "basic", "--user", user, "--password", password,
-            "--other-user", other_user, "--other-password", other_password,
+            "--auth", "basic", "--user", user, f"--password={password}",
+            "--other-user", other_user, f"--other-password={other_password}",
         ]
         hidden = (password, other_password)
         try:
