@@ -193,6 +193,18 @@ def write_config(state: SandboxState) -> None:
         if backend.engine == "falkordb":
             # FalkorDB drops some connections under churn: short timeouts, several attempts.
             lines += ["connect_timeout = 2.0", "handshake_timeout = 2.0", "connect_attempts = 5"]
+    directory = state.directory.resolve()
+    # Shadow reads to green and keep what differs (boltproxy report reads it); FalkorDB
+    # is not shadowed: doubling its connections makes it abort.
+    shadowed = all(backend.engine != "falkordb" for backend in state.backends)
+    lines += ["", "[shadow]", f'mode = "{"reads" if shadowed else "off"}"']
+    lines += [f'store = "{directory / "shadow.sqlite"}"'] if shadowed else []
+    lines += [
+        "",
+        "[control]",
+        f'state_file = "{directory / "routing.json"}"',
+        f'audit_log = "{directory / "audit.jsonl"}"',
+    ]
     state.config_path.write_text("\n".join(lines) + "\n")
 
 
