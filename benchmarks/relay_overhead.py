@@ -6,11 +6,12 @@ FalkorDB; or the scripted fake), boltproxy (its own process, as deployed) and, w
 each, interleaving the targets round by round so that drift on a shared machine
 hits them alike. Load comes from several processes, each running pipelined
 connections of a lean Bolt client (``boltclient.py``), so that the generator is
-not the bottleneck. Prints p50/p99 latency, queries per second and the ratio of
-each figure to direct.
+not the bottleneck. Prints p50/p99 latency, queries per second, the CPU time the
+proxy's processes (HAProxy's or boltproxy's, workers included) spent per query,
+and the ratio of each figure to direct and to HAProxy.
 
     python benchmarks/relay_overhead.py [--backend neo4j|falkordb|fake] [--duration 5]
-        [--rounds 3] [--rows 200000]
+        [--rounds 3] [--rows 200000] [--workers 1]
 """
 
 from __future__ import annotations
@@ -44,11 +45,37 @@ NO_AUTH: dict[str, Any] = {"scheme": "none"}
 SINGLE_ROW = "RETURN 1 AS x"
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its live descendants (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 @dataclass
 class Figures:
     latencies: list[float]
     seconds: float
     errors: int = 0
+    cpu: float | None = None  # CPU seconds the proxy's processes spent over the run
+
+    @property
+    def cpu_per_query_us(self) -> float | None:
+        if self.cpu is None or not self.latencies:
+            return None
+        return self.cpu / len(self.latencies) * 1e6
 
     @property
     def qps(self) -> float:
@@ -94,6 +121,7 @@ def run_load(
     concurrency: int,
     duration: float,
     auth: dict[str, Any] = NO_AUTH,
+    pid: int | None = None,
 ) -> Figures:
     processes = min(concurrency, pool._processes)  # type: ignore[attr-defined]
     shares = [
@@ -101,11 +129,13 @@ def run_load(
         for i in range(processes)
     ]
     # The credentials travel to the worker processes with their share of the load.
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     results = pool.map(_worker, [(port, share, duration, auth) for share in shares])
+    cpu = cpu_seconds(pid) - cpu_before if pid is not None else None
     # Throughput over the measuring window only (connection set-up excluded).
     elapsed = duration
     latencies = [x for part, _ in results for x in part]
-    return Figures(latencies, elapsed, sum(errors for _, errors in results))
+    return Figures(latencies, elapsed, sum(errors for _, errors in results), cpu)
 
 
 async def _stream(port: int, rows: int, auth: dict[str, Any]) -> float:
@@ -117,7 +147,9 @@ async def _stream(port: int, rows: int, auth: dict[str, Any]) -> float:
     return seconds
 
 
-def start_proxy(backend_uri: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_proxy(
+    backend_uri: str, workdir: Path, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     config = workdir / "boltproxy.toml"
     config.write_text(
@@ -125,7 +157,8 @@ def start_proxy(backend_uri: str, workdir: Path) -> tuple[subprocess.Popen[bytes
         f'[admin]\nenabled = false\n[backends.blue]\nuri = "{backend_uri}"\n'
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config)],
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config),
+         "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
     )
     _wait_port(port)
@@ -188,6 +221,8 @@ def main() -> None:
         default="1,16",
         help="comma-separated client concurrencies for the single-row runs",
     )
+    parser.add_argument("--workers", type=int, default=1,
+                        help="boltproxy serve --workers (processes on one port)")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-bench-") as tmp:
@@ -217,17 +252,22 @@ def main() -> None:
             _wait_port(backend_port)
         try:
             targets = {"direct": backend_port}
+            pids: dict[str, int] = {}
             haproxy = start_haproxy(backend_port, workdir)
             if haproxy is not None:
                 children.append(haproxy[0])
                 targets["haproxy"] = haproxy[1]
+                pids["haproxy"] = haproxy[0].pid
             else:
                 print("haproxy is not installed (Debian package haproxy): its column is skipped")
-            proxy, proxy_port = start_proxy(f"bolt://127.0.0.1:{backend_port}", workdir)
+            proxy, proxy_port = start_proxy(
+                f"bolt://127.0.0.1:{backend_port}", workdir, options.workers
+            )
             children.append(proxy)
             targets["boltproxy"] = proxy_port
+            pids["boltproxy"] = proxy.pid
             try:
-                report(targets, options, auth)
+                report(targets, options, auth, pids)
             except Exception:
                 if backend is None:
                     raise
@@ -249,7 +289,13 @@ def main() -> None:
                 backend.stop()
 
 
-def report(targets: dict[str, int], options: argparse.Namespace, auth: dict[str, Any]) -> None:
+def report(
+    targets: dict[str, int],
+    options: argparse.Namespace,
+    auth: dict[str, Any],
+    pids: dict[str, int] | None = None,
+) -> None:
+    pids = pids or {}
     warmup = options.warmup
     if warmup is None:
         warmup = 5.0 if options.backend == "neo4j" else 0.0
@@ -258,6 +304,7 @@ def report(targets: dict[str, int], options: argparse.Namespace, auth: dict[str,
         f"{options.rounds} interleaved rounds of "
         f"{options.duration:g} s per target and concurrency"
         + (f"; {warmup:g} s warm-up per target" if warmup else "")
+        + f"; boltproxy --workers {options.workers}"
     )
     concurrencies = [int(c) for c in options.concurrency.split(",")]
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
@@ -269,21 +316,9 @@ def report(targets: dict[str, int], options: argparse.Namespace, auth: dict[str,
             for _ in range(options.rounds):
                 for name, port in targets.items():
                     collected[name].append(
-                        run_load(pool, port, concurrency, options.duration, auth)
+                        run_load(pool, port, concurrency, options.duration, auth, pids.get(name))
                     )
-            print(f"\nsingle-row queries, concurrency {concurrency}")
-            heading = ("target", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x")
-            print("{:<10} {:>8} {:>8} {:>9}  {:>6} {:>6} {:>6}".format(*heading))
-            base = merged(collected["direct"])
-            for name, runs in collected.items():
-                fig = merged(runs)
-                p50, p99 = fig.percentile(0.5), fig.percentile(0.99)
-                print(
-                    f"{name:<10} {p50 * 1e3:8.3f} {p99 * 1e3:8.3f} {fig.qps:9.0f}  "
-                    f"{p50 / base.percentile(0.5):6.2f} {p99 / base.percentile(0.99):6.2f} "
-                    f"{fig.qps / base.qps:6.2f}"
-                    + (f"  ({fig.errors} dropped)" if fig.errors else "")
-                )
+            print_table(concurrency, {name: merged(runs) for name, runs in collected.items()})
     streams: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(options.rounds):
         for name, port in targets.items():
@@ -296,11 +331,43 @@ def report(targets: dict[str, int], options: argparse.Namespace, auth: dict[str,
         print(f"{name:<10} {median:8.3f} s  {rate:10.0f} rows/s  {median / base_stream:6.2f} x")
 
 
+def print_table(concurrency: int, figures: dict[str, Figures]) -> None:
+    """One row per target: figures, ratios to direct, and to HAProxy when it ran."""
+    print(f"\nsingle-row queries, concurrency {concurrency}")
+    heading = ("target", "p50 ms", "p99 ms", "qps", "cpu us/q", "p50 x", "p99 x", "qps x")
+    line = "{:<10} {:>8} {:>8} {:>8} {:>8}  {:>6} {:>6} {:>6}"
+    haproxy = figures.get("haproxy")
+    if haproxy is not None:
+        heading += ("p50 xH", "p99 xH", "qps xH", "cpu xH")
+        line += "  {:>6} {:>6} {:>6} {:>6}"
+    print(line.format(*heading))
+    base = figures["direct"]
+    for name, fig in figures.items():
+        p50, p99 = fig.percentile(0.5), fig.percentile(0.99)
+        cpu = fig.cpu_per_query_us
+        row: list[str] = [
+            name, f"{p50 * 1e3:.3f}", f"{p99 * 1e3:.3f}", f"{fig.qps:.0f}",
+            "-" if cpu is None else f"{cpu:.1f}",
+            f"{p50 / base.percentile(0.5):.2f}", f"{p99 / base.percentile(0.99):.2f}",
+            f"{fig.qps / base.qps:.2f}",
+        ]  # fmt: skip
+        if haproxy is not None:
+            h_cpu = haproxy.cpu_per_query_us
+            row += [
+                f"{p50 / haproxy.percentile(0.5):.2f}", f"{p99 / haproxy.percentile(0.99):.2f}",
+                f"{fig.qps / haproxy.qps:.2f}",
+                "-" if cpu is None or not h_cpu else f"{cpu / h_cpu:.2f}",
+            ]  # fmt: skip
+        print(line.format(*row) + (f"  ({fig.errors} dropped)" if fig.errors else ""))
+
+
 def merged(runs: list[Figures]) -> Figures:
+    cpus = [run.cpu for run in runs]
     return Figures(
         [x for run in runs for x in run.latencies],
         sum(run.seconds for run in runs),
         sum(run.errors for run in runs),
+        None if any(c is None for c in cpus) else sum(c for c in cpus if c is not None),
     )
 
 

@@ -38,8 +38,10 @@ def client_ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 class ProxyServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, reuse_port: bool = False) -> None:
         self.settings = settings
+        # One of several worker processes sharing the listening port (SO_REUSEPORT).
+        self.reuse_port = reuse_port
         self.router = Router.from_settings(settings)
         self.backends: dict[BackendName, Backend] = {
             name: Backend(name, cfg) for name, cfg in settings.backends.items()
@@ -68,6 +70,7 @@ class ProxyServer:
             listen.port,
             ssl=client_ssl_context(self.settings),
             reuse_address=True,
+            reuse_port=self.reuse_port or None,
         )
         sockets = self._server.sockets
         self.port = sockets[0].getsockname()[1] if sockets else listen.port

@@ -1,0 +1,159 @@
+"""``boltproxy serve --workers 2``: two relay processes on one port, supervised."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from boltproxy.sandbox.ports import free_port
+from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
+
+AUTH = ("neo4j", "password")
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeNeo4j]:
+    with run_in_thread(FakeNeo4j(profile=NEO4J_5_26)) as server:
+        yield server
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes: set[int] = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _tcp_sockets(port: int) -> dict[int, str]:
+    """Inode → 'listen' or 'established' for this machine's TCP sockets on local ``port``."""
+    found: dict[int, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] in ("0A", "01"):
+                found[int(fields[9])] = "listen" if fields[3] == "0A" else "established"
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def served(fake: FakeNeo4j, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    config = tmp_path / "boltproxy.toml"
+    config.write_text(
+        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[admin]\nenabled = false\n[backends.blue]\nuri = "{fake.uri}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: len(_children(process.pid)) == 2 and _accepts(port))
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_two_workers_accept_on_one_port_and_a_driver_works(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = served
+    workers = _children(process.pid)
+    assert len(workers) == 2
+    # Both workers listen on the port (the parent only reserves it, never listening).
+    _wait_for(lambda: all("listen" in _states(pid, port) for pid in workers))
+    assert "listen" not in _states(process.pid, port)
+
+    with neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=AUTH) as driver:
+        for _ in range(5):
+            records, _, _ = driver.execute_query("RETURN 1 AS x")
+            assert [r["x"] for r in records] == [1]
+
+    # The kernel spreads new connections over both workers.
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(24)]
+    try:
+        _wait_for(lambda: all("established" in _states(pid, port) for pid in workers))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _states(pid: int, port: int) -> set[str]:
+    sockets = _tcp_sockets(port)
+    return {sockets[inode] for inode in _socket_inodes(pid) if inode in sockets}
+
+
+def test_a_dead_worker_is_replaced_and_stopping_the_parent_stops_all(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = served
+    first, second = _children(process.pid)
+    os.kill(second, signal.SIGKILL)
+    _wait_for(lambda: len(set(_children(process.pid)) - {first, second}) == 1)
+    replacement = (set(_children(process.pid)) - {first, second}).pop()
+    _wait_for(lambda: "listen" in _states(replacement, port))
+    with neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=AUTH) as driver:
+        records, _, _ = driver.execute_query("RETURN 1 AS x")
+        assert [r["x"] for r in records] == [1]
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0
+    assert not _alive(first) and not _alive(replacement)
+    assert not _accepts(port)
+
+
+def test_workers_die_with_a_killed_parent(served: tuple[subprocess.Popen[bytes], int]) -> None:
+    process, _port = served
+    workers = _children(process.pid)
+    process.kill()
+    process.wait(10)
+    _wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=10)
