@@ -209,6 +209,8 @@ class _Move:
     target: BackendName
     link: _Link | None = None
     outbox: bytearray = field(default_factory=bytearray)
+    # The client's messages as received, for the mirror the old primary becomes.
+    messages: list[tuple[int, Message]] = field(default_factory=list)
     requests: int = 0  # client requests in the outbox
     logins: int = 0  # replayed HELLO/LOGON still unanswered
 
@@ -898,6 +900,7 @@ class ClientSession:
                 note = f"{missing} bookmark(s) with no {move.target} counterpart left out"
                 self._observer.error("proxy", "bookmark_unmapped", note)
         move.outbox += raw
+        move.messages.append((tag, message))
         move.requests += tag != Tag.GOODBYE
 
     def _is_moving(self, link_id: int) -> bool:
@@ -981,9 +984,35 @@ class ClientSession:
                 old.id, old_name, move.target, self.version, plan.policy, plan.bookmarks,
                 clock=self._clock, logged_in=True,
             )  # fmt: skip
+            commands += self._mirror_held_work(move)
         else:
             self._standby[old_name] = old  # logged in and idle: a rollback reuses it
         return commands
+
+    def _mirror_held_work(self, move: _Move) -> list[Command]:
+        """The work held for the move, mirrored now that the old primary is the candidate.
+
+        With dual writes this is what keeps the first transaction after a flip on
+        both backends. Its RUNs are the queries now pending, in order: their
+        answers are captured for comparison like any other.
+        """
+        mirror = self._mirror
+        assert mirror is not None
+        mirror.following = True
+        self._mirror_out = bytearray()
+        runs = []
+        for tag, message in move.messages:
+            capture = self._mirror_request(tag, message)
+            if tag == Tag.RUN:
+                runs.append(capture)
+        for query, capture in zip(self._queries, runs, strict=False):
+            if capture is not None and query.capture is None:
+                if not query.collects:
+                    self._collecting += 1
+                query.capture = capture
+        if self._collecting and self._primary is not None:
+            self._primary.scanner.collect_records(True)
+        return self._to_mirror(bytes(self._mirror_out)) if self._mirror_out else []
 
     def _abort_move(self, reason: str) -> list[Command]:
         """The target cannot be used: the held work goes where the session was."""
@@ -1106,12 +1135,21 @@ class ClientSession:
 
     def _primary_done(self, capture: Capture, answer: Answer) -> None:
         capture.primary_answer = answer
-        if capture.complete:
-            self._shadowed.append(capture)
+        self._candidate_done(capture)
 
     def _candidate_done(self, capture: Capture) -> None:
-        if capture.complete:
-            self._shadowed.append(capture)
+        if not capture.complete:
+            return
+        self._shadowed.append(capture)
+        primary, candidate = capture.primary_answer, capture.candidate_answer
+        mirror = self._mirror
+        if capture.in_transaction or primary is None or candidate is None or mirror is None:
+            return
+        # An auto-commit query is a commit on both: its bookmarks name the same point.
+        theirs = (primary.summary or {}).get("bookmark")
+        ours = (candidate.summary or {}).get("bookmark")
+        if isinstance(theirs, str) and isinstance(ours, str) and self._bookmarks is not None:
+            self._bookmarks.record(self._primary_name, theirs, mirror.backend, ours)
 
     def _hand_over(self) -> list[Command]:
         if not self._shadowed:

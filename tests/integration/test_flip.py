@@ -60,14 +60,21 @@ def committed_ids(server: FakeNeo4j) -> list[int]:
 class Load:
     """Sessions writing in a loop until stopped; every error is kept."""
 
-    def __init__(self, proxy: ThreadedProxy, sessions: int = 16) -> None:
+    def __init__(
+        self,
+        proxy: ThreadedProxy,
+        sessions: int = 16,
+        query: str = WRITE,
+        auth: tuple[str, str] = AUTH,
+    ) -> None:
+        self.query = query
         self.errors: list[BaseException] = []
         self.acknowledged: list[int] = []
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._driver = neo4j.GraphDatabase.driver(
-            proxy.uri, auth=AUTH, max_connection_pool_size=sessions
+            proxy.uri, auth=auth, max_connection_pool_size=sessions
         )
         self._threads = [threading.Thread(target=self._run) for _ in range(sessions)]
 
@@ -89,7 +96,7 @@ class Load:
             try:
                 with self._driver.session() as session:
                     got = session.execute_write(
-                        lambda tx, i=tx_id: tx.run(WRITE, id=i).single(strict=True)["id"]
+                        lambda tx, i=tx_id: tx.run(self.query, id=i).single(strict=True)["id"]
                     )
                 assert got == tx_id
                 with self._lock:

@@ -336,13 +336,14 @@ def test_a_flip_swaps_roles_and_shadowing_continues_the_other_way() -> None:
     # The candidate still owes its answer: the next query waits for it.
     commands = session.client_data(RUN + PULL)
     assert to(PRIMARY, commands) == b"" and to(MIRROR, commands) == b""
-    # Once it has answered, green's link (logged in already) takes the query.
+    # Once it has answered, green's link (logged in already) takes the query…
     commands = session.link_data(MIRROR, answer)
     assert to(MIRROR, commands) == RUN + PULL
     assert not any(isinstance(c, OpenLink) for c in commands)
-    session.link_data(MIRROR, answer)
-    # Blue, the old primary, is now the one shadowed to.
-    commands = session.client_data(RUN + PULL)
-    assert to(MIRROR, commands) == RUN + PULL
+    # …and blue, the old primary, is now the candidate: the same query is mirrored there.
     (run, _) = requests(to(PRIMARY, commands))
     assert run[1][2]["tx_metadata"] == {"boltproxy": "shadow"}
+    # Green answers the client; blue's answer completes the comparison.
+    assert session.link_data(MIRROR, answer) == [SendToClient(answer)]
+    handed = session.link_data(PRIMARY, answer)
+    assert [type(c) for c in handed if isinstance(c, Shadowed)] == [Shadowed]
