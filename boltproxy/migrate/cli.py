@@ -79,6 +79,21 @@ def _batch_option(func: F) -> F:
     )(func)
 
 
+READ_TIMEOUT_HELP = (
+    "Seconds one page read may take before it counts as stalled (exit 3, naming the batch)."
+)
+
+
+def _read_timeout_option(func: F) -> F:
+    return click.option(
+        "--read-timeout",
+        default=300.0,
+        show_default=True,
+        type=click.FloatRange(min=0.001),
+        help=READ_TIMEOUT_HELP,
+    )(func)
+
+
 def _progress(as_json: bool) -> Progress:
     return NullProgress() if as_json else for_terminal()
 
@@ -201,6 +216,7 @@ def _describe(command: str, summary: dict[str, Any]) -> str:
 @click.option("--database", default=None, help="Database to read (server default if omitted).")
 @_auth_options
 @_batch_option
+@_read_timeout_option
 @_output_options
 def export_command(
     source: str,
@@ -209,6 +225,7 @@ def export_command(
     user: str | None,
     password: str | None,
     batch_size: int,
+    read_timeout: float,
     as_json: bool,
 ) -> None:
     """Export all nodes, relationships and the schema into a directory.
@@ -228,8 +245,9 @@ def export_command(
             database=database,
             batch_size=batch_size,
             progress=progress,
+            read_timeout=read_timeout,
         )
-        return result.to_dict()
+        return {**result.to_dict(), "problem": result.problem()}
 
     _run(
         "export",
@@ -309,6 +327,7 @@ def import_command(
 @click.option("--into-non-empty", is_flag=True, help="Allow copying into a target with data.")
 @_auth_options
 @_batch_option
+@_read_timeout_option
 @_output_options
 def copy_command(
     source: str,
@@ -322,6 +341,7 @@ def copy_command(
     user: str | None,
     password: str | None,
     batch_size: int,
+    read_timeout: float,
     as_json: bool,
 ) -> None:
     """Copy data and schema from one server to another without files."""
@@ -347,6 +367,7 @@ def copy_command(
             concurrency=concurrency,
             into_non_empty=into_non_empty,
             progress=progress,
+            read_timeout=read_timeout,
         )
         return {**result.to_dict(), "problem": result.problem()}
 
@@ -367,6 +388,7 @@ def copy_command(
 @click.option("--database", default=None)
 @_auth_options
 @_batch_option
+@_read_timeout_option
 @_output_options
 def snapshot_command(
     source: str,
@@ -375,6 +397,7 @@ def snapshot_command(
     user: str | None,
     password: str | None,
     batch_size: int,
+    read_timeout: float,
     as_json: bool,
 ) -> None:
     """Take a snapshot (an export marked as such) before a migration."""
@@ -384,9 +407,10 @@ def snapshot_command(
 
     async def work(drivers: list[neo4j.AsyncDriver], progress: Progress) -> dict[str, Any]:
         result = await take_snapshot(
-            drivers[0], out, source=endpoint, batch_size=batch_size, progress=progress
-        )
-        return result.to_dict()
+            drivers[0], out, source=endpoint, batch_size=batch_size, progress=progress,
+            read_timeout=read_timeout,
+        )  # fmt: skip
+        return {**result.to_dict(), "problem": result.problem()}
 
     _run(
         "snapshot",

@@ -15,14 +15,14 @@ from neo4j.exceptions import DriverError, Neo4jError
 from rich.console import Console
 from rich.table import Table
 
-from boltproxy.migrate.cli import endpoint_or_exit, fail, scrubbed
+from boltproxy.migrate.cli import READ_TIMEOUT_HELP, endpoint_or_exit, fail, scrubbed
 from boltproxy.migrate.codec import UnsupportedValue
 from boltproxy.migrate.connect import Endpoint, OnSide, classify, open_driver
 from boltproxy.migrate.dialect import detect_dialect
 from boltproxy.migrate.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, MigrateError
 from boltproxy.migrate.schemadiff import Difference, diff_catalogue, diff_schema
-from boltproxy.migrate.validate import Report, validate_graphs
-from boltproxy.migrate.writer import TEMPORARY_NAMES
+from boltproxy.migrate.validate import Report, on_side, validate_graphs
+from boltproxy.migrate.writer import is_temporary_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -119,40 +119,58 @@ def _differences_markdown(title: str, differences: list[Difference]) -> str:
 @click.command("schema-diff")
 @_sides
 def schema_diff(**options: Any) -> None:
-    """Compare indexes, constraints, labels, types, property keys, procedures and functions.
+    """Compare indexes and constraints; list label, type, key, procedure and function notes.
 
-    Exit 0 when identical, 1 when they differ, 3 unreachable, 4 credentials refused.
+    Exit 0 when indexes and constraints match, 1 when they differ, 3 unreachable,
+    4 credentials refused. Names a server knows and procedures or functions are
+    listed as notes and never fail the command: servers keep names after their last
+    use, and 5.26 and 2025.x+ offer different procedures (`validate` compares the
+    names in use).
     """
     blue, green = _endpoints(options, "schema-diff")
 
-    async def work(b: neo4j.AsyncDriver, g: neo4j.AsyncDriver) -> list[Difference]:
+    async def work(
+        b: neo4j.AsyncDriver, g: neo4j.AsyncDriver
+    ) -> tuple[list[Difference], list[Difference]]:
         bd, gd = await asyncio.gather(
-            detect_dialect(b, blue.database), detect_dialect(g, green.database)
+            on_side("blue", detect_dialect(b, blue.database)),
+            on_side("green", detect_dialect(g, green.database)),
         )
         bs, gs, bc, gc = await asyncio.gather(
-            bd.fetch_schema(b, blue.database), gd.fetch_schema(g, green.database),
-            bd.fetch_catalogue(b, blue.database), gd.fetch_catalogue(g, green.database),
-        )  # fmt: skip
-        # The importer's own temporary names are not a difference (FalkorDB keeps a
-        # token name after its last use).
-        return diff_schema(bs, gs) + [
-            d for d in diff_catalogue(bc, gc) if d.item not in TEMPORARY_NAMES
-        ]
+            on_side("blue", bd.fetch_schema(b, blue.database)),
+            on_side("green", gd.fetch_schema(g, green.database)),
+            on_side("blue", bd.fetch_catalogue(b, blue.database)),
+            on_side("green", gd.fetch_catalogue(g, green.database)),
+        )
+        # The importer's own temporary names are not even a note.
+        notes = [d for d in diff_catalogue(bc, gc) if not is_temporary_name(d.item)]
+        return diff_schema(bs, gs), notes
 
-    differences = _with_drivers("schema-diff", options["as_json"], blue, green, work)
-    data = {"identical": not differences, "differences": [d.to_dict() for d in differences]}
-    _write_report(options["report_path"], data, _differences_markdown("Schema diff", differences))
+    differences, notes = _with_drivers("schema-diff", options["as_json"], blue, green, work)
+    data = {
+        "identical": not differences,
+        "differences": [d.to_dict() for d in differences],
+        "notes": [d.to_dict() for d in notes],
+    }
+    markdown = _differences_markdown("Schema diff", differences)
+    if notes:
+        markdown += "\n" + _differences_markdown("Notes (not differences)", notes)
+    _write_report(options["report_path"], data, markdown)
     if options["as_json"]:
         click.echo(json.dumps(data, indent=2))
-    elif not differences:
-        click.echo(f"identical: {blue.display} and {green.display}")
     else:
-        table = Table(title=f"schema-diff: {len(differences)} difference(s)")
-        for column in ("area", "item", "where", "detail"):
-            table.add_column(column)
-        for d in differences:
-            table.add_row(d.area, d.item, d.where, d.detail)
-        Console().print(table)
+        for title, rows in (("notes (not differences)", notes),
+                            (f"schema-diff: {len(differences)} difference(s)", differences)):
+            if not rows:
+                continue
+            table = Table(title=title)
+            for column in ("area", "item", "where", "detail"):
+                table.add_column(column)
+            for d in rows:
+                table.add_row(d.area, d.item, d.where, d.detail)
+            Console().print(table)
+        if not differences:
+            click.echo(f"identical indexes and constraints: {blue.display} and {green.display}")
     sys.exit(EXIT_OK if not differences else EXIT_FAILED)
 
 
@@ -162,7 +180,9 @@ def schema_diff(**options: Any) -> None:
               help="Random entities of each kind compared one by one.")  # fmt: skip
 @click.option("--seed", default=0, show_default=True, help="Seed of the random sample.")
 @click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(1, 1_000_000))
-def validate(sample: int, seed: int, batch_size: int, **options: Any) -> None:
+@click.option("--read-timeout", default=300.0, show_default=True,
+              type=click.FloatRange(min=0.001), help=READ_TIMEOUT_HELP)  # fmt: skip
+def validate(sample: int, seed: int, batch_size: int, read_timeout: float, **options: Any) -> None:
     """Prove that blue and green hold the same graph; exit 0 only when every check passes.
 
     Exit 1 when a check fails, 2 bad usage, 3 unreachable, 4 credentials refused,
@@ -174,7 +194,7 @@ def validate(sample: int, seed: int, batch_size: int, **options: Any) -> None:
     async def work(b: neo4j.AsyncDriver, g: neo4j.AsyncDriver) -> Report:
         return await validate_graphs(
             b, g, blue_database=blue.database, green_database=green.database,
-            sample=sample, seed=seed, page=batch_size,
+            sample=sample, seed=seed, page=batch_size, read_timeout=read_timeout,
         )  # fmt: skip
 
     report = _with_drivers("validate", options["as_json"], blue, green, work)

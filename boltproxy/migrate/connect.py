@@ -122,6 +122,9 @@ async def open_driver(
     endpoint: Endpoint, *, connect_timeout: float = 2.0, attempts: int = 6
 ) -> neo4j.AsyncDriver:
     """A verified driver for ``endpoint``; raises :class:`MigrateError` subclasses."""
+    # The driver logs server notifications with the query text, and the migrator's
+    # queries to FalkorDB carry property values as literals: never let them reach a log.
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
     last: BaseException | None = None
     for attempt in range(1, attempts + 1):
         try:

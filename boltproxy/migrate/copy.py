@@ -26,7 +26,7 @@ from boltproxy.migrate.connect import Endpoint, database_identity, server_info
 from boltproxy.migrate.format import KINDS, Kind, NodeRow, RelRow
 from boltproxy.migrate.importer import claim_target
 from boltproxy.migrate.progress import NullProgress, Progress
-from boltproxy.migrate.reader import GraphReader
+from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.schemaio import apply_schema, fetch_schema
 from boltproxy.migrate.writer import GraphWriter
 from boltproxy.tasks import spawn
@@ -78,11 +78,13 @@ async def copy_graph(
     concurrency: int = 2,
     into_non_empty: bool = False,
     progress: Progress | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> CopyResult:
     progress = progress or NullProgress()
     source_info = await server_info(source_driver, source.database)
     target_info = await server_info(target_driver, target.database)
-    reader = GraphReader(source_driver, source.database, source_info.flavor)
+    reader = GraphReader(source_driver, source.database, source_info.flavor,
+                         timeout=read_timeout)
     writer = GraphWriter(target_driver, target.database, target_info.flavor)
     source_id = await database_identity(source_driver, source.database, source_info.flavor)
     # Same source database → same run, so an interrupted copy is recognised and resumed.
@@ -185,4 +187,7 @@ async def _put(queue: asyncio.Queue[Any], item: Any, writers: list[asyncio.Task[
             task.result()  # a writer's exception surfaces here
         running = [task for task in running if not task.done()]
     put.cancel()
+    for task in writers:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            task.result()  # the failure that stopped the writers, not a generic one
     raise RuntimeError("every copy writer stopped before the copy ended")

@@ -18,7 +18,7 @@ from boltproxy.migrate.connect import Flavor, server_info
 from boltproxy.migrate.errors import BadExport
 from boltproxy.migrate.format import KINDS, MANIFEST_NAME, ExportDir, Manifest, now_iso
 from boltproxy.migrate.progress import NullProgress, Progress
-from boltproxy.migrate.reader import GraphReader
+from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.schemaio import fetch_schema
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -32,6 +32,20 @@ class ExportResult:
     batches: int
     resumed: bool
     schema_included: bool
+    changed: str | None = None  # how the source changed while it was read
+
+    @property
+    def consistent(self) -> bool:
+        return self.changed is None
+
+    def problem(self) -> str | None:
+        if self.changed is None:
+            return None
+        return (
+            f"the export did not see a consistent graph: {self.changed}. Relationships may "
+            "lack endpoints and entities may be missing; export again while nothing writes "
+            "to the source (the import reports relationships it had to skip)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +55,7 @@ class ExportResult:
             "batches": self.batches,
             "resumed": self.resumed,
             "schema_included": self.schema_included,
+            "consistent": self.consistent,
         }
 
 
@@ -53,6 +68,7 @@ async def export_graph(
     kind: Literal["export", "snapshot"] = "export",
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> ExportResult:
     """Export everything ``driver`` sees into ``out``, continuing an unfinished export there.
 
@@ -76,12 +92,15 @@ async def export_graph(
 
     manifest = export.manifest
     if not manifest.complete:
-        reader = GraphReader(driver, database, _flavor(manifest))
+        reader = GraphReader(driver, database, _flavor(manifest), timeout=read_timeout)
         for phase in KINDS:
             if _phase_done(manifest.cursor.phase, phase):
                 continue
             after = manifest.cursor.after if manifest.cursor.phase == phase else -1
-            progress.phase(phase, await reader.count(phase), manifest.count(phase))
+            total = await reader.count(phase)
+            if f"{phase}_at_start" not in manifest.observed:
+                manifest.observed[f"{phase}_at_start"] = total  # saved with the next batch
+            progress.phase(phase, total, manifest.count(phase))
             while True:
                 rows = await reader.page(phase, after, manifest.batch_size)
                 if not rows:
@@ -92,6 +111,9 @@ async def export_graph(
                 if len(rows) < manifest.batch_size:
                     break
             export.finish_phase(phase)
+        for phase in KINDS:
+            manifest.observed[f"{phase}_at_end"] = await reader.count(phase)
+        manifest.changed = changes(manifest)
         export.mark_complete()
         progress.close()
     return ExportResult(
@@ -101,7 +123,30 @@ async def export_graph(
         batches=len(manifest.batches),
         resumed=resumed,
         schema_included=manifest.schema is not None,
+        changed=manifest.changed,
     )
+
+
+def changes(manifest: Manifest) -> str | None:
+    """How the source's counts moved while it was read, or None if they did not.
+
+    The export reads page by page, not in one transaction: an entity created or
+    deleted meanwhile may or may not be in it, and a relationship may point to a
+    node the node phase never saw. Equal counts at the start of each phase, at the
+    end, and in the files are the evidence that nothing changed (a create and a
+    delete between two counts cancel out, which counting cannot see).
+    """
+    found = []
+    for kind in KINDS:
+        seen = {
+            "at the start": manifest.observed.get(f"{kind}_at_start"),
+            "at the end": manifest.observed.get(f"{kind}_at_end"),
+            "exported": manifest.count(kind),
+        }
+        if len({value for value in seen.values() if value is not None}) > 1:
+            listed = [f"{value} {when}" for when, value in seen.items() if value is not None]
+            found.append(f"{kind} " + ", ".join(listed))
+    return "; ".join(found) or None
 
 
 def _phase_done(cursor_phase: str, phase: str) -> bool:

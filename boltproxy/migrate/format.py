@@ -77,6 +77,10 @@ class Manifest:
     batches: list[BatchEntry] = field(default_factory=list)
     cursor: Cursor = field(default_factory=Cursor)
     complete: bool = False
+    # Entity counts the source reported at the start of each phase and at the end;
+    # ``changed`` says how the source changed while it was being read (None: it did not).
+    observed: dict[str, int] = field(default_factory=dict)
+    changed: str | None = None
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -99,6 +103,8 @@ class Manifest:
             batches=[BatchEntry(**entry) for entry in data["batches"]],
             cursor=Cursor(**data["cursor"]),
             complete=bool(data["complete"]),
+            observed={str(k): int(v) for k, v in (data.get("observed") or {}).items()},
+            changed=data.get("changed"),
             format=data["format"],
             format_version=int(data["format_version"]),
         )

@@ -96,6 +96,7 @@ class ImportResult:
     resumed: bool
     already_complete: bool
     schema_applied: bool
+    source_changed: str | None = None  # the export saw the source change (see ``export``)
 
     @property
     def complete(self) -> bool:
@@ -202,6 +203,8 @@ async def import_graph(
     state_file = StateFile(source, identity) if identity else None
     run = export_run_id(export)
     expected = (manifest.count("nodes"), manifest.count("relationships"))
+    if manifest.changed:
+        progress.note(f"note: the source changed while it was exported ({manifest.changed})")
 
     if state_file is not None and state_file.state.complete and await writer.read_marker() is None:
         if not await writer.is_empty():
@@ -247,7 +250,7 @@ async def import_graph(
     result = ImportResult(
         target.display, int(marker.get("nodes_created", 0)),
         int(marker.get("relationships_created", 0)), *expected, dict(skipped), resumed,
-        False, schema_applied,
+        False, schema_applied, manifest.changed,
     )  # fmt: skip
     if state_file is not None:
         state_file.state = ImportState(

@@ -28,31 +28,45 @@ from boltproxy.migrate.format import Kind, NodeRow, RelRow
 
 DEFAULT_READ_TIMEOUT = 300.0
 
-# Zoned datetimes and times once more, as numbers the driver passes through exactly:
-# its decoding rounds UTC offsets to whole minutes (+00:20:34 arrives as +00:20).
-_NEO4J_EXACT = (
-    "[k IN keys({v}) WHERE {v}[k] IS :: ZONED DATETIME OR {v}[k] IS :: ZONED TIME"
-    " OR {v}[k] IS :: LIST<ZONED DATETIME> OR {v}[k] IS :: LIST<ZONED TIME> |"
-    " [k, {v}[k] IS :: LIST<ANY>, [x IN CASE WHEN {v}[k] IS :: LIST<ANY> THEN {v}[k]"
-    " ELSE [{v}[k]] END | CASE WHEN x IS :: ZONED DATETIME"
-    " THEN [x.epochSeconds, x.nanosecond, x.offsetSeconds, x.timezone]"
-    " ELSE [x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds] END]]]"
-    " AS exact"
+# Temporal values the driver cannot carry exactly are read as numbers instead, and left
+# out of the plain value column: its decoding rounds UTC offsets to whole minutes
+# (+00:20:34 arrives as +00:20), and a date or datetime outside the years 1-9999 (which
+# Neo4j stores) breaks the whole record. ``valueType`` names each property's type once;
+# dates, local and zoned datetimes and zoned times (and lists of them) take this path.
+_EXACT_TYPE = "(p[1] CONTAINS 'DATE' OR p[1] CONTAINS 'ZONED')"
+_NEO4J_PROPS = (
+    "WITH {v}, [k IN keys({v}) | [k, valueType({v}[k])]] AS kt "
+    "RETURN {head}, "
+    "[p IN kt WHERE NOT " + _EXACT_TYPE + " | [p[0], {v}[p[0]]]] AS props, "
+    "[p IN kt WHERE " + _EXACT_TYPE + " | [p[0], p[1] STARTS WITH 'LIST',"
+    " [x IN CASE WHEN p[1] STARTS WITH 'LIST' THEN {v}[p[0]] ELSE [{v}[p[0]]] END |"
+    " CASE WHEN x IS :: ZONED DATETIME"
+    " THEN ['dt', x.epochSeconds, x.nanosecond, x.offsetSeconds, x.timezone]"
+    " WHEN x IS :: LOCAL DATETIME"
+    " THEN ['ldt', datetime({{datetime: x, timezone: 'Z'}}).epochSeconds, x.nanosecond]"
+    " WHEN x IS :: DATE THEN ['date', datetime({{date: x, timezone: 'Z'}}).epochSeconds / 86400]"
+    " ELSE ['time', x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds]"
+    " END]]] AS exact"
 )
 _NEO4J_NODES = (
     "MATCH (n) WHERE id(n) > $after WITH n ORDER BY id(n) LIMIT $limit "
-    "RETURN id(n) AS id, labels(n) AS labels, properties(n) AS props, "
-    + _NEO4J_EXACT.format(v="n")
+    + _NEO4J_PROPS.format(v="n", head="id(n) AS id, labels(n) AS labels")
 )
 _NEO4J_RELS = (
     "MATCH (a)-[r]->(b) WHERE id(r) > $after WITH a, r, b ORDER BY id(r) LIMIT $limit "
-    "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, "
-    "properties(r) AS props, " + _NEO4J_EXACT.format(v="r")
+    + _NEO4J_PROPS.format(
+        v="r", head="id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end"
+    ).replace("WITH r,", "WITH a, r, b,")
 )
 
-# FalkorDB aborts when it has to send a temporal value over Bolt, and corrupts a list
-# in which a point is followed by another value: such values are read as text or
-# coordinates instead, and left out of the plain value column.
+# FalkorDB aborts when it has to send a temporal value over Bolt, corrupts a list in
+# which a point is followed by another value, and evaluates every branch of a CASE (a
+# ``x.latitude`` on a date fails the query, and an error there crashes its Bolt
+# listener). So no point or temporal value is ever returned: points come back as
+# latitude/longitude, temporals as the text ``toString`` prints, each taken from a
+# one-item list filtered by type, which FalkorDB does not evaluate for other types.
+# Lists nested three deep, or nested lists holding such values, are only named (and
+# refused) rather than returned.
 _FALKOR_TEMPORAL = "['Datetime', 'Date', 'Time', 'Duration']"
 _FALKOR_SPECIAL = "['Point', 'Datetime', 'Date', 'Time', 'Duration']"
 
@@ -62,16 +76,25 @@ def _falkordb_props(var: str) -> str:
     special_list = (
         f"typeOf({value}) = 'List' AND any(x IN {value} WHERE typeOf(x) IN {_FALKOR_SPECIAL})"
     )
+    nested = (
+        f"typeOf({value}) = 'List' AND any(x IN {value} WHERE typeOf(x) = 'List' AND"
+        f" any(y IN x WHERE typeOf(y) IN {_FALKOR_SPECIAL} OR typeOf(y) = 'List'))"
+    )
+    item = (
+        f"[typeOf(x), head([y IN [x] WHERE typeOf(y) IN {_FALKOR_TEMPORAL} | toString(y)]),"
+        " head([y IN [x] WHERE typeOf(y) = 'Point' | y.latitude]),"
+        " head([y IN [x] WHERE typeOf(y) = 'Point' | y.longitude]),"
+        f" head([y IN [x] WHERE NOT typeOf(y) IN {_FALKOR_SPECIAL} | y])]"
+    )
     return (
         f"[k IN keys({var}) WHERE NOT typeOf({value}) IN {_FALKOR_SPECIAL}"
-        f" AND NOT ({special_list}) | [k, typeOf({value}), {value}]] AS props,"
+        f" AND NOT ({special_list}) AND NOT ({nested}) | [k, typeOf({value}), {value}]] AS props,"
         f" [k IN keys({var}) WHERE typeOf({value}) = 'Point' | "
         f"[k, [p IN [{value}] | p.latitude], [p IN [{value}] | p.longitude]]] AS points,"
-        f" [k IN keys({var}) WHERE typeOf({value}) IN {_FALKOR_TEMPORAL} OR ({special_list}) |"
-        f" [k, typeOf({value}), [x IN CASE WHEN typeOf({value}) = 'List' THEN {value}"
-        f" ELSE [{value}] END | [typeOf(x), CASE WHEN typeOf(x) = 'Point'"
-        f" THEN [x.latitude, x.longitude] WHEN typeOf(x) IN {_FALKOR_TEMPORAL}"
-        f" THEN toString(x) ELSE x END]]]] AS special"
+        f" [k IN keys({var}) WHERE (typeOf({value}) IN {_FALKOR_TEMPORAL} OR ({special_list}))"
+        f" AND NOT ({nested}) | [k, typeOf({value}), [x IN CASE WHEN typeOf({value}) = 'List'"
+        f" THEN {value} ELSE [{value}] END | {item}]]] AS special,"
+        f" [k IN keys({var}) WHERE {nested}] AS nested"
     )
 
 
@@ -148,10 +171,14 @@ class GraphReader:
     def _props(self, values: list[Any], first: int, what: str) -> dict[str, Tagged]:
         try:
             if self.flavor == "neo4j":
-                props = codec.encode_properties(values[first])
-                # The driver rounded offsets to minutes: use the exact server-side form.
+                props = {str(k): codec.encode(v) for k, v in values[first]}
                 props.update(exact_temporals(values[first + 1]))
                 return props
+            if values[first + 3]:
+                raise UnsupportedValue(
+                    f"properties {sorted(values[first + 3])} hold lists nested three deep or "
+                    "nested lists of points or temporal values, which FalkorDB cannot send"
+                )
             return falkordb_properties(values[first], values[first + 1], values[first + 2])
         except UnsupportedValue as exc:
             raise UnsupportedValue(f"{self.side}: {exc} (in {what})") from None
@@ -176,16 +203,28 @@ class GraphReader:
 def falkordb_properties(
     triples: list[list[Any]], points: list[list[Any]], special: list[list[Any]] | None = None
 ) -> dict[str, Tagged]:
-    """Tagged properties from FalkorDB's value, point and special (text) columns."""
+    """Tagged properties from FalkorDB's value, point and special columns.
+
+    A special item is ``[type, text of a temporal, latitude, longitude, plain value]``.
+    """
     props: dict[str, Tagged] = {}
     for key, type_name, value in triples:
         props[key] = _falkordb_value(type_name, value)
     for key, latitude, longitude in points:
         props[key] = ["pt", [4326, float(longitude[0]), float(latitude[0])]]
     for key, type_name, items in special or ():
-        tagged = [_falkordb_value(item_type, item) for item_type, item in items]
+        tagged = [_falkordb_item(item) for item in items]
         props[key] = ["l", tagged] if type_name == "List" else tagged[0]
     return props
+
+
+def _falkordb_item(item: list[Any]) -> Tagged:
+    type_name, text, latitude, longitude, plain = item
+    if type_name == "Point":
+        return ["pt", [4326, float(longitude), float(latitude)]]
+    if type_name in ("Datetime", "Date", "Time", "Duration"):
+        return temporal_text.parse(type_name, text)
+    return _falkordb_value(type_name, plain)
 
 
 def _falkordb_value(type_name: str, value: Any) -> Tagged:
@@ -193,17 +232,13 @@ def _falkordb_value(type_name: str, value: Any) -> Tagged:
         return codec.encode(float(value))
     if type_name == "Vectorf32":
         return ["vec", ["f32", [codec.encode(float(x))[1] for x in value]]]
-    if type_name == "Point":  # from the special column: [latitude, longitude]
-        return ["pt", [4326, float(value[1]), float(value[0])]]
-    if type_name in ("Datetime", "Date", "Time", "Duration"):
-        return temporal_text.parse(type_name, value)
     if type_name in ("Integer", "String", "Boolean", "List", "Map", "Null"):
         return codec.encode(value)
     raise UnsupportedValue(f"a FalkorDB property of type {type_name} is not exportable")
 
 
 def exact_temporals(rows: list[list[Any]] | None) -> dict[str, Tagged]:
-    """Tagged values from Neo4j's ``exact`` column (see ``_NEO4J_EXACT``)."""
+    """Tagged values from Neo4j's ``exact`` column (see ``_NEO4J_PROPS``)."""
     props: dict[str, Tagged] = {}
     for key, is_list, items in rows or ():
         tagged = [_exact_temporal(item) for item in items]
@@ -212,10 +247,15 @@ def exact_temporals(rows: list[list[Any]] | None) -> dict[str, Tagged]:
 
 
 def _exact_temporal(item: list[Any]) -> Tagged:
-    if len(item) == 4:
-        seconds, nanos, offset, zone = item
+    kind = item[0]
+    if kind == "dt":
+        _, seconds, nanos, offset, zone = item
         if zone and zone[0] not in "+-Z":
             return ["dtz", [int(seconds), int(nanos), str(zone)]]
         return ["dt", [int(seconds), int(nanos), int(offset)]]
-    second_of_day, nanos, offset = item
+    if kind == "ldt":
+        return ["ldt", [int(item[1]), int(item[2])]]
+    if kind == "date":
+        return ["date", int(item[1])]
+    _, second_of_day, nanos, offset = item
     return ["time", [int(second_of_day) * 1_000_000_000 + int(nanos), int(offset)]]

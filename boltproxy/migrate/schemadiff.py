@@ -32,13 +32,40 @@ def _definitions(
             out.append(Difference(area, g.describe(), "green only"))
         elif g is None and b is not None:
             out.append(Difference(area, b.describe(), "blue only"))
-        elif isinstance(b, IndexDef) and isinstance(g, IndexDef) and b.options != g.options:
-            out.append(
-                Difference(
-                    area, b.describe(), "differs", f"options {dict(b.options)} vs {dict(g.options)}"
-                )
-            )
+        elif isinstance(b, IndexDef) and isinstance(g, IndexDef):
+            differing = options_differ(dict(b.options), dict(g.options))
+            if differing:
+                detail = "; ".join(f"{key}: {bv} vs {gv}" for key, bv, gv in differing)
+                out.append(Difference(area, b.describe(), "differs", f"options {detail}"))
     return out
+
+
+_QUANTIZATION_ENABLED = "vector.quantization.enabled"
+_QUANTIZATION_TYPE = "vector.quantization.type"
+
+
+def options_differ(blue: dict[str, str], green: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Index options (canonical JSON texts) that both servers report and that differ.
+
+    A setting only one side reports is one the other version does not have (2026.x
+    adds ``vector.default_search_expansion_factor``), not a difference. 5.26's
+    ``vector.quantization.enabled: true/false`` is 2026.x's ``vector.quantization.type``
+    other than / equal to ``"NONE"``.
+    """
+    blue, green = _quantization(blue, green), _quantization(green, blue)
+    return [(key, blue[key], green[key]) for key in sorted(blue.keys() & green.keys())
+            if blue[key] != green[key]]  # fmt: skip
+
+
+def _quantization(mine: dict[str, str], other: dict[str, str]) -> dict[str, str]:
+    if _QUANTIZATION_ENABLED in mine and _QUANTIZATION_TYPE in other:
+        mine = dict(mine)
+        enabled = mine.pop(_QUANTIZATION_ENABLED) == "true"
+        kind = other[_QUANTIZATION_TYPE]
+        # Enabled matches any quantization type but NONE: state it as the other's type.
+        mine[_QUANTIZATION_TYPE] = kind if enabled == (kind != '"NONE"') else (
+            '"NONE"' if not enabled else "enabled")
+    return mine
 
 
 def _names(

@@ -21,6 +21,7 @@ from boltproxy.migrate.export import DEFAULT_BATCH_SIZE, ExportResult, export_gr
 from boltproxy.migrate.format import ExportDir
 from boltproxy.migrate.importer import ImportResult, StateFile, import_graph
 from boltproxy.migrate.progress import NullProgress, Progress
+from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT
 from boltproxy.migrate.writer import GraphWriter
 
 
@@ -31,6 +32,7 @@ async def take_snapshot(
     source: Endpoint,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> ExportResult:
     return await export_graph(
         driver,
@@ -40,6 +42,7 @@ async def take_snapshot(
         kind="snapshot",
         batch_size=batch_size,
         progress=progress,
+        read_timeout=read_timeout,
     )
 
 

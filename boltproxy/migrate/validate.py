@@ -26,23 +26,34 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
+from neo4j.exceptions import DriverError, Neo4jError
 
-from boltproxy.migrate.connect import Endpoint, Flavor, open_driver, server_info
+from boltproxy.migrate.connect import Endpoint, Flavor, OnSide, open_driver, server_info
 from boltproxy.migrate.dialect import detect_dialect
 from boltproxy.migrate.identity import GraphFingerprint, h64, multiset_difference, signed
-from boltproxy.migrate.reader import GraphReader
+from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.rendered import render_nodes
 from boltproxy.migrate.schemadiff import Difference, diff_schema
+
+T = TypeVar("T")
 
 MOD = 1 << 128
 MAX_EXAMPLES = 5
 DEFAULT_ROUNDS = 8
+
+
+async def on_side(side: str, work: Awaitable[T]) -> T:
+    """``work``'s result; a server's failure is marked with the side that failed."""
+    try:
+        return await work
+    except (Neo4jError, DriverError, ConnectionError) as exc:
+        raise OnSide(side, exc) from exc
 
 
 def digest(value: Any) -> int:
@@ -246,9 +257,10 @@ async def rendered_check(
         node_id: green.scan.fingerprint.nodes_with_colour(colour, 5) for node_id, colour in sample
     }
     twins = sorted({i for ids in candidates.values() for i in ids})
-    blue_text = await render_nodes(blue.driver, blue.database, blue.flavor,
-                                   [node_id for node_id, _ in sample])  # fmt: skip
-    green_text = await render_nodes(green.driver, green.database, green.flavor, twins)
+    blue_text = await on_side("blue", render_nodes(blue.driver, blue.database, blue.flavor,
+                                                   [node_id for node_id, _ in sample]))
+    green_text = await on_side("green", render_nodes(green.driver, green.database, green.flavor,
+                                                     twins))  # fmt: skip
     differing = []
     compared = 0
     for node_id, twins in candidates.items():
@@ -316,24 +328,27 @@ async def validate_graphs(
     page: int = 10_000,
     rounds: int = DEFAULT_ROUNDS,
     temp_dir: Path | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> Report:
     started = time.perf_counter()
     blue_info, green_info = await asyncio.gather(
-        server_info(blue, blue_database), server_info(green, green_database)
+        on_side("blue", server_info(blue, blue_database)),
+        on_side("green", server_info(green, green_database)),
     )
     blue_dialect, green_dialect = await asyncio.gather(
-        detect_dialect(blue, blue_database), detect_dialect(green, green_database)
+        on_side("blue", detect_dialect(blue, blue_database)),
+        on_side("green", detect_dialect(green, green_database)),
     )
     blue_schema, green_schema = await asyncio.gather(
-        blue_dialect.fetch_schema(blue, blue_database),
-        green_dialect.fetch_schema(green, green_database),
+        on_side("blue", blue_dialect.fetch_schema(blue, blue_database)),
+        on_side("green", green_dialect.fetch_schema(green, green_database)),
     )
     with GraphFingerprint(temp_dir) as blue_print, GraphFingerprint(temp_dir) as green_print:
         blue_scan, green_scan = await asyncio.gather(
-            scan(GraphReader(blue, blue_database, blue_info.flavor, side="blue"), page,
-                 blue_print),
-            scan(GraphReader(green, green_database, green_info.flavor, side="green"), page,
-                 green_print),
+            scan(GraphReader(blue, blue_database, blue_info.flavor, side="blue",
+                             timeout=read_timeout), page, blue_print),
+            scan(GraphReader(green, green_database, green_info.flavor, side="green",
+                             timeout=read_timeout), page, green_print),
         )  # fmt: skip
         refinement = await refine_together(blue_print, green_print, rounds)
         groups = {**blue_scan.groups, **green_scan.groups}

