@@ -109,6 +109,13 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--sessions", type=int, default=16)
+    parser.add_argument(
+        "--shadow",
+        choices=("off", "reads", "all"),
+        default="reads",
+        help="shadow mode of the proxy (with shadowing, sessions already hold a logged-in "
+        "link to green and the flip swaps roles)",
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="boltproxy-flip-bench-") as tmp:
         workdir = Path(tmp)
@@ -132,7 +139,7 @@ def main() -> None:
                 f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
                 f'[admin]\nhost = "127.0.0.1"\nport = {admin_port}\ntoken = "{token}"\n'
                 f'[backends.blue]\nuri = "{blue.uri}"\n[backends.green]\nuri = "{green.uri}"\n'
-                '[shadow]\nmode = "off"\n'
+                f'[shadow]\nmode = "{options.shadow}"\n'
             )
             proxy = subprocess.Popen(
                 [sys.executable, "-m", "boltproxy", "serve", "--config", str(config)],

@@ -137,6 +137,7 @@ class ClientConnection(asyncio.Protocol):
             route=lambda current: server.router.backend_at_boundary(info, current),
             manifest_of=server.speaks_manifest,
             bookmarks=server.bookmarks,
+            standby=server.router.watched(),
             session_id=str(self.id),
         )
         self._execute(self._session.start())
@@ -300,9 +301,8 @@ class ClientConnection(asyncio.Protocol):
         self._timers.clear()
 
     @property
-    def mirror_owes(self) -> bool:
-        """Does this connection's candidate still owe answers (writes not yet applied)?"""
-        return self._session is not None and self._session.mirror_owes
+    def session(self) -> ClientSession | None:
+        return self._session
 
     def close(self) -> None:
         """Shut this connection down (proxy shutdown, or over the buffer budget)."""

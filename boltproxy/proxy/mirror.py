@@ -148,6 +148,7 @@ class _Sent:
     commit: _Commit | None = None
     size: int = 0
     at: float = 0.0  # when it was queued, for the candidate's latency
+    own: bool = False  # the proxy's (a RESET after a candidate-only failure)
 
 
 @dataclass(slots=True)
@@ -204,6 +205,9 @@ class Mirror:
         # Requests from each boundary on, until the candidate has caught up.
         self._segments: deque[_Segment] = deque()
         self._held = 0  # requests in the segments
+        # The client's requests given to the candidate, and those it has answered.
+        self._requested = 0
+        self._answered = 0
         # Results the candidate opened and has not finished, oldest first; None
         # for a query that is mirrored but not compared.
         self._streams: deque[Capture | None] = deque()
@@ -241,6 +245,7 @@ class Mirror:
         # interrupts what the server is doing) and a GOODBYE (which closes at once)
         # wait until the slower candidate has answered all before them: only then
         # is it known whether the candidate failed where the primary did not.
+        self._requested += tag != Tag.GOODBYE
         boundary = tag in (Tag.RESET, Tag.GOODBYE) or starts_unit
         if self._segments or (boundary and self._sent):
             if boundary:
@@ -265,7 +270,7 @@ class Mirror:
         ):
             # The candidate failed where the primary did not: the client will not
             # reset it, so the proxy does (its answer is consumed like the rest).
-            prefix = self._emit(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET))
+            prefix = self._emit(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET, own=True))
         try:
             self._conversation.on_request(sent.tag)
         except BoltError as exc:
@@ -409,6 +414,7 @@ class Mirror:
         if not has_more:
             self._sent.popleft()
             self._outstanding -= sent.size
+            self._answered += not sent.own
         if sent.tag == Tag.RUN:
             return self._on_run_reply(sent, tag, payload)
         if sent.tag in (Tag.PULL, Tag.DISCARD):
@@ -484,6 +490,14 @@ class Mirror:
             if capture.candidate_answer is None and capture.candidate_missing is None:
                 capture.candidate_missing = missing
         self.released = owed
+
+    def mark(self) -> int:
+        """A point in the client's conversation: see :meth:`caught_up`."""
+        return self._requested
+
+    def caught_up(self, mark: int) -> bool:
+        """Has the candidate answered every request up to ``mark`` (or stopped mirroring)?"""
+        return self.dropped is not None or self._answered >= mark
 
     @property
     def awaiting(self) -> bool:

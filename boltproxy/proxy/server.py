@@ -170,16 +170,26 @@ class ProxyServer:
         return await self._get_shadow()
 
     async def _drain_mirror(self, max_wait: float) -> bool:
-        """Before a flip: have the candidate's mirrored writes all been applied?
+        """Before a flip: has the candidate applied every write mirrored to it so far?
 
-        A session's mirror link answers in order, so a candidate that owes no
-        answer to any session has applied every write mirrored to it.
+        Only dual writes (``shadow.mode = "all"``) put writes on the candidate. Each
+        session's mirror answers in order, so it has applied them once it has
+        answered everything sent before the flip was asked for.
         """
-        deadline = asyncio.get_running_loop().time() + max_wait
-        while any(c.mirror_owes for c in self._connections):
-            if asyncio.get_running_loop().time() >= deadline:
+        if self.mirror_policy.settings.mode != "all":
+            return True
+        marks = []
+        for connection in self._connections:
+            session = connection.session
+            mark = session.mirror_mark() if session is not None else None
+            if session is not None and mark is not None:
+                marks.append((session, mark))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_wait
+        while not all(session.mirror_caught_up(mark) for session, mark in marks):
+            if loop.time() >= deadline:
                 return False
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.005)
         return True
 
     def speaks_manifest(self, name: BackendName) -> bool:

@@ -216,6 +216,14 @@ class _Move:
 
 
 @dataclass(slots=True)
+class _Warm:
+    """A link to a backend the session may be moved to, logging in ahead of time."""
+
+    link: _Link
+    logins: int = 0  # replayed HELLO/LOGON still unanswered
+
+
+@dataclass(slots=True)
 class _Query:
     """One RUN, from its sending to the end of its result."""
 
@@ -282,6 +290,7 @@ class ClientSession:
         route: Callable[[BackendName], BackendName] | None = None,
         manifest_of: Callable[[BackendName], bool] = lambda _name: False,
         bookmarks: BookmarkMap | None = None,
+        standby: Collection[BackendName] = (),
         session_id: str = "",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -320,8 +329,13 @@ class ClientSession:
         self._manifest_of = manifest_of
         self._bookmarks = bookmarks
         self._move: _Move | None = None
-        # Former primaries, logged in and idle, kept for a move back (a rollback).
+        # Links to backends the session may be moved to, logged in and idle: former
+        # primaries kept for a rollback, and the others logged in ahead of a flip.
         self._standby: dict[BackendName, _Link] = {}
+        self._keep_warm = tuple(standby)
+        self._warming: dict[BackendName, _Warm] = {}
+        self._logins = 0  # logins completed on the primary (a re-login refreshes the rest)
+        self._stale: list[_Link] = []  # logged in as a user the client has logged off
         self._in_transaction = False  # as the client's requests say
         self._lingering = False
         self._tally = _Tally(clock())
@@ -377,6 +391,8 @@ class ClientSession:
 
     def link_offered(self, link_id: int, versions: Collection[Version]) -> list[Command]:
         """A manifest backend listed its versions: the client may now choose."""
+        if self._warm_of(link_id) is not None:
+            return self._warm_login(link_id, self.version in versions, choose=True)
         if self._is_moving(link_id):
             if self.version not in versions:
                 return self._abort_move("it does not speak the session's Bolt version")
@@ -390,6 +406,8 @@ class ClientSession:
 
     def link_negotiated(self, link_id: int, version: Version) -> list[Command]:
         """A legacy backend agreed on ``version`` (the link is ready)."""
+        if self._warm_of(link_id) is not None:
+            return self._warm_login(link_id, version == self.version, choose=False)
         if self._is_moving(link_id):
             if version != self.version:
                 return self._abort_move("it does not speak the session's Bolt version")
@@ -404,6 +422,8 @@ class ClientSession:
 
     def link_failed(self, link_id: int, failure: LinkFailure, reason: str) -> list[Command]:
         """The link could not be opened."""
+        if self._warm_of(link_id) is not None:
+            return self._warm_failed(link_id, reason)
         if self._is_moving(link_id):
             return self._abort_move(reason)
         if self._is_mirror(link_id):
@@ -427,6 +447,8 @@ class ClientSession:
             return self._mirror_data(data)
         if self._is_moving(link_id) and link is not None:
             return self._login_answers(link, data)
+        if self._warm_of(link_id) is not None and link is not None:
+            return self._warm_answers(link, data)
         if self._closed or link is None:
             return []
         self._tally.bytes_out += len(data)
@@ -448,6 +470,8 @@ class ClientSession:
     def link_eof(self, link_id: int, reason: str) -> list[Command]:
         if self._is_moving(link_id):
             return self._abort_move(reason)
+        if self._warm_of(link_id) is not None:
+            return self._warm_failed(link_id, reason)
         for name, standby in list(self._standby.items()):
             if standby.id == link_id:  # an idle former primary went away: nothing is owed
                 del self._standby[name]
@@ -610,6 +634,10 @@ class ClientSession:
         mirror = self._mirror
         if mirror is not None and mirror.dropped is not None and mirror.link_id in self._links:
             commands += self._dropped_now()
+        for stale in self._stale:
+            self._links.pop(stale.id, None)
+            commands.append(CloseLink(stale.id, "the client logged off"))
+        self._stale.clear()
         commands += self._advance_move()
         if self._goodbye and not self._pending():
             return commands + self._close_all("GOODBYE")
@@ -658,6 +686,9 @@ class ClientSession:
             self.auth.logon = message.raw
         elif tag == Tag.LOGOFF:
             self.auth.logon = None
+            self._stale += [*self._standby.values(), *(w.link for w in self._warming.values())]
+            self._standby.clear()
+            self._warming.clear()
         return tag, held
 
     # --- backend messages ------------------------------------------------
@@ -666,6 +697,7 @@ class ClientSession:
         scanner = link.scanner
         scanner.feed(data)
         was_authenticated = self._authenticated
+        logins = self._logins
         found, scanner.messages = scanner.messages, []
         if scanner.records:
             counts = self._tally.server
@@ -679,6 +711,8 @@ class ClientSession:
         commands: list[Command] = []
         if self._authenticated and not was_authenticated:
             commands.append(SetDeadline(None, "nothing"))
+        if self._logins != logins:
+            commands += self._warm_up()
         payload = self._forwardable(link, data, replacements)
         if payload:
             commands.append(SendToClient(payload))
@@ -780,6 +814,7 @@ class ClientSession:
 
     def _logged_in(self) -> None:
         self._authenticated = True
+        self._logins += 1
         if self._reader is not None:
             self._reader.max_message_size = self._limits.max_message_bytes
 
@@ -928,6 +963,8 @@ class ClientSession:
         standby = self._standby.pop(move.target, None)
         if standby is not None:
             return self._moved(standby)
+        if move.target in self._warming:
+            return []  # logging in ahead already: the move continues when it is done
         link = self._add_link(move.target, LinkRole.PRIMARY)
         move.link = link
         manifest = self._manifest_of(move.target)
@@ -1013,6 +1050,73 @@ class ClientSession:
         if self._collecting and self._primary is not None:
             self._primary.scanner.collect_records(True)
         return self._to_mirror(bytes(self._mirror_out)) if self._mirror_out else []
+
+    def _warm_up(self) -> list[Command]:
+        """Log in, ahead of any flip, on each backend the session may be moved to."""
+        if self.version is None:
+            return []
+        commands: list[Command] = []
+        mirror = self._mirror
+        for name in self._keep_warm:
+            if (
+                name == self._primary_name
+                or name in self._standby
+                or name in self._warming
+                or (mirror is not None and mirror.dropped is None and mirror.backend == name)
+            ):
+                continue
+            link = self._add_link(name, LinkRole.PRIMARY)
+            self._warming[name] = _Warm(link)
+            proposal = [(self.version, 0)]
+            commands.append(OpenLink(link.id, name, proposal, self._manifest_of(name)))
+        return commands
+
+    def _warm_of(self, link_id: int) -> _Warm | None:
+        for warm in self._warming.values():
+            if warm.link.id == link_id:
+                return warm
+        return None
+
+    def _warm_login(self, link_id: int, usable: bool, *, choose: bool) -> list[Command]:
+        warm = self._warm_of(link_id)
+        assert warm is not None and self.version is not None
+        if not usable:
+            return self._warm_failed(link_id, "it does not speak the session's Bolt version")
+        login = [raw for raw in (self.auth.hello, self.auth.logon) if raw is not None]
+        warm.logins = len(login)
+        commands: list[Command] = [ChooseVersion(link_id, self.version)] if choose else []
+        return [*commands, SendToLink(link_id, b"".join(login))]
+
+    def _warm_answers(self, link: _Link, data: bytes) -> list[Command]:
+        warm = self._warm_of(link.id)
+        assert warm is not None
+        try:
+            link.scanner.feed(data)
+        except ScanError as exc:
+            return self._warm_failed(link.id, f"it broke Bolt framing: {exc}")
+        found, link.scanner.messages = link.scanner.messages, []
+        for message in found:
+            if message.tag != Tag.SUCCESS:
+                return self._warm_failed(link.id, "it refused the client's login")
+            warm.logins -= 1
+        if warm.logins > 0:
+            return []
+        name = link.backend
+        del self._warming[name]
+        self._standby[name] = link
+        return self._advance_move() if self._move is not None else []
+
+    def _warm_failed(self, link_id: int, reason: str) -> list[Command]:
+        """A backend could not be logged in to ahead of time: a move will try again."""
+        warm = self._warm_of(link_id)
+        assert warm is not None
+        del self._warming[warm.link.backend]
+        self._links.pop(link_id, None)
+        self._observer.notice(f"no link kept ready on {warm.link.backend}: {reason}")
+        commands: list[Command] = [CloseLink(link_id, reason)]
+        if self._move is not None:
+            commands += self._advance_move()
+        return commands
 
     def _abort_move(self, reason: str) -> list[Command]:
         """The target cannot be used: the held work goes where the session was."""
@@ -1206,10 +1310,17 @@ class ClientSession:
             commands.append(CloseClient(reason))
         return commands
 
-    @property
-    def mirror_owes(self) -> bool:
+    def mirror_mark(self) -> tuple[Mirror, int] | None:
+        """Where the candidate must have caught up to for what was sent so far."""
         mirror = self._mirror
-        return mirror is not None and mirror.dropped is None and mirror.awaiting
+        if mirror is None or mirror.dropped is not None:
+            return None
+        return mirror, mirror.mark()
+
+    def mirror_caught_up(self, mark: tuple[Mirror, int]) -> bool:
+        mirror, point = mark
+        # A mirror that has since been replaced (a flip swapped roles) is done with it.
+        return mirror is not self._mirror or self._mirror is None or self._mirror.caught_up(point)
 
     @property
     def lingering(self) -> bool:

@@ -168,3 +168,43 @@ def test_the_router_is_asked_only_at_boundaries() -> None:
     session.link_data(BLUE, success() + success(fields=["x"]) + record(1) + success())
     session.client_data(RUN + PULL + RUN + PULL)
     assert routing.asked == 1
+
+
+def warm_session(routing: Routing) -> ClientSession:
+    session = ClientSession(
+        primary="blue",
+        relayable=RELAYABLE,
+        backend_manifest=False,
+        advertised_address=ADVERTISED,
+        observer=Recorder(),
+        limits=LIMITS,
+        route=routing,
+        bookmarks=BookmarkMap(),
+        standby=("blue", "green"),
+        clock=lambda: 0.0,
+    )
+    session.start()
+    session.client_data(LEGACY_HANDSHAKE)
+    session.link_negotiated(BLUE, (5, 8))
+    session.client_data(HELLO + LOGON)
+    # Logged in: a link to green logs in too, ahead of any flip.
+    commands = session.link_data(BLUE, success(server="Neo4j/5.26.0") + success())
+    assert OpenLink(GREEN, "green", [((5, 8), 0)], False, LinkRole.PRIMARY) in commands
+    assert session.link_negotiated(GREEN, (5, 8)) == [SendToLink(GREEN, HELLO + LOGON)]
+    assert session.link_data(GREEN, success(server="Neo4j/2026.08.1") + success()) == []
+    return session
+
+
+def test_a_link_logged_in_ahead_makes_the_flip_immediate() -> None:
+    routing = Routing()
+    session = warm_session(routing)
+    routing.primary = "green"
+    # No connection to open, no login to wait for: the query goes to green at once.
+    assert session.client_data(RUN + PULL) == [SendToLink(GREEN, RUN + PULL)]
+
+
+def test_logging_off_closes_the_links_logged_in_as_that_user() -> None:
+    routing = Routing()
+    session = warm_session(routing)
+    commands = session.client_data(msg(Tag.LOGOFF))
+    assert CloseLink(GREEN, "the client logged off") in commands
