@@ -8,7 +8,7 @@ chunk ends a message, and one between messages is a keep-alive (NOOP).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 from boltproxy.bolt.errors import FramingError as FramingError
 from boltproxy.bolt.errors import MessageTooLarge
@@ -25,7 +25,7 @@ _SMALL = 1 << 16
 class NeedData:
     """More bytes are needed before the next event."""
 
-    _instance: NeedData | None = None
+    _instance: ClassVar[NeedData | None] = None
 
     def __new__(cls) -> NeedData:
         if cls._instance is None:
@@ -39,7 +39,7 @@ class NeedData:
 class Noop:
     """An empty chunk between messages: a keep-alive."""
 
-    _instance: Noop | None = None
+    _instance: ClassVar[Noop | None] = None
 
     def __new__(cls) -> Noop:
         if cls._instance is None:
