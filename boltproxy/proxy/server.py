@@ -27,6 +27,16 @@ from boltproxy.tasks import spawn
 
 log = logging.getLogger("boltproxy.server")
 
+GUARD_FEED_SECONDS = 1.0
+GUARD_FEED_CAP = 1000
+# Which comparison outcomes count for the shadow mismatch guard, and how.
+_SHADOW_MATCHED = {
+    "match": True,
+    "both_failed_alike": True,
+    "mismatch": False,
+    "candidate_error": False,
+}
+
 
 def client_ssl_context(settings: Settings) -> ssl.SSLContext | None:
     listen = settings.listen
@@ -57,6 +67,7 @@ class ProxyServer:
         # Where mirrored exchanges go to be compared (off the event loop).
         self.shadow_sink: ShadowSink | None = None
         self.control: ControlPlane | None = None
+        self._guard_feed: asyncio.Task[None] | None = None
         self._recheck: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------
@@ -92,6 +103,7 @@ class ProxyServer:
             self.shadow_sink = ShadowSink(self.settings.shadow)
             # Spawning the worker's interpreter takes a while: not on the loop.
             await asyncio.to_thread(self.shadow_sink.start)
+            self._guard_feed = spawn(self._feed_shadow_guard(), "shadow-guard-feed")
         scheme = "bolt+s" if listen.tls_cert else "bolt"
         log.info(
             "listening on %s://%s:%d (advertised as %s), primary %s, offering %s",
@@ -108,8 +120,9 @@ class ProxyServer:
         return self._admin.port if self._admin else None
 
     async def close(self) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
+        for task in (self._recheck, self._guard_feed):
+            if task is not None:
+                task.cancel()
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
@@ -129,6 +142,25 @@ class ProxyServer:
         while True:
             await asyncio.sleep(self.settings.relay.health_check_interval)
             await self._check_backends()
+
+    async def _feed_shadow_guard(self) -> None:
+        """The shadow mismatch guard judges the comparisons the worker has made."""
+        seen: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(GUARD_FEED_SECONDS)
+            sink, control = self.shadow_sink, self.control
+            if sink is None or control is None:
+                continue
+            fresh: dict[str, int] = {}
+            for kind, count in sink.outcome_counts().items():
+                if kind in _SHADOW_MATCHED:
+                    fresh[kind] = count - seen.get(kind, 0)
+                seen[kind] = count
+            # Bounded per tick, in proportion: the guard judges a rate.
+            scale = min(1.0, GUARD_FEED_CAP / max(1, sum(fresh.values())))
+            for kind, new in fresh.items():
+                for _ in range(round(new * scale)):
+                    control.guards.observe_shadow(_SHADOW_MATCHED[kind])
 
     async def _check_backends(self) -> None:
         await asyncio.gather(*(self.backends[name].probe() for name in self.router.watched()))

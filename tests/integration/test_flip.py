@@ -189,3 +189,35 @@ def test_a_failing_new_primary_is_rolled_back_by_the_guards(
             # Latched on blue, and the next transactions are answered there.
             assert driver.execute_query(WRITE, id=-1).records[0]["id"] == -1
     assert -1 in committed_ids(blue)
+
+
+def test_shadow_mismatches_on_the_new_primary_roll_back(
+    pair: tuple[FakeNeo4j, FakeNeo4j],
+) -> None:
+    blue, green = pair
+    query = "MATCH (n:Answer) RETURN n.v AS v"
+    blue.script.returns(query, ["v"], [[1]])
+    green.script.returns(query, ["v"], [[2]])
+    settings = proxy_settings(
+        blue.uri,
+        green_uri=green.uri,
+        shadow={"mode": "reads"},
+        control={
+            "guards": {
+                "min_samples": 5,
+                "window_seconds": 30,
+                "max_error_rate": False,
+                "max_p95_latency_ratio": False,
+                "max_shadow_mismatch_rate": 0.5,
+            }
+        },
+    )
+    with running_proxy(settings) as proxy:
+        control(proxy, "flip")
+        router = proxy.server.router
+        deadline = time.monotonic() + 60
+        while router.primary == "green":
+            assert time.monotonic() < deadline, "the shadow guard did not trip"
+            with neo4j.GraphDatabase.driver(proxy.uri, auth=AUTH) as driver:
+                driver.execute_query(query)
+        assert router.primary == "blue"
