@@ -138,6 +138,7 @@ class ClientConnection(asyncio.Protocol):
             manifest_of=server.speaks_manifest,
             bookmarks=server.bookmarks,
             standby=server.router.watched(),
+            capture=server.mirror_policy.settings if server.capturing else None,
             session_id=str(self.id),
         )
         self._execute(self._session.start())

@@ -34,7 +34,14 @@ from boltproxy.bolt.states import Conversation, Outcome, ServerState
 from boltproxy.proxy.bookmarks import BookmarkMap, translate_extra
 from boltproxy.shadow import rules
 from boltproxy.shadow.classify import explain_form
-from boltproxy.shadow.exchange import DROPPED, AccessMode, Answer, AnswerBuilder, Exchange
+from boltproxy.shadow.exchange import (
+    DROPPED,
+    NOT_MIRRORED,
+    AccessMode,
+    Answer,
+    AnswerBuilder,
+    Exchange,
+)
 from boltproxy.shadow.settings import ShadowSettings
 
 SHADOW_MARKER = {"boltproxy": "shadow"}
@@ -326,10 +333,7 @@ class Mirror:
 
     def _rewrite_run(self, payload: bytes) -> tuple[bytes, Capture | None]:
         # Parameters stay the bytes the client packed: only query and extra change.
-        query, offset = packstream.unpack(payload, 2)
-        params_end = packstream.skip(payload, offset)
-        extra, _ = packstream.unpack(payload, params_end)
-        extra = extra if isinstance(extra, dict) else {}
+        query, offset, params_end, extra = parse_run(payload)
         context = self._transaction if self._in_transaction else extra
         database = _text(context.get("db"))
         mode = _text(context.get("mode"))
@@ -503,6 +507,39 @@ class Mirror:
     def awaiting(self) -> bool:
         """Does the candidate owe an answer (or has requests still to be sent)?"""
         return bool(self._sent) or bool(self._segments)
+
+
+def parse_run(payload: bytes) -> tuple[str, int, int, dict[str, Any]]:
+    """A RUN's query, where its parameters start and end, and its extra map."""
+    query, offset = packstream.unpack(payload, 2)
+    params_end = packstream.skip(payload, offset)
+    extra, _ = packstream.unpack(payload, params_end)
+    return str(query), offset, params_end, extra if isinstance(extra, dict) else {}
+
+
+def relayed_only(
+    payload: bytes, version: Version, in_transaction: bool, settings: ShadowSettings,
+    clock: Callable[[], float],
+) -> Capture:  # fmt: skip
+    """A query that is captured (``[shadow] capture``) but not mirrored."""
+    query, offset, params_end, extra = parse_run(payload)
+    mode = _text(extra.get("mode"))
+    return Capture(
+        query=query,
+        parameters=bytes(payload[offset:params_end]),
+        database=_text(extra.get("db")),
+        access_mode="r" if mode == "r" else "w" if mode == "w" else None,
+        impersonated_user=_text(extra.get("imp_user")),
+        in_transaction=in_transaction,
+        explained=False,
+        primary=AnswerBuilder(
+            version,
+            max_records=settings.max_records,
+            max_bytes=settings.max_record_bytes,
+            started=clock(),
+        ),
+        candidate_missing=NOT_MIRRORED,
+    )
 
 
 def _metadata(payload: bytes) -> dict[str, Any]:

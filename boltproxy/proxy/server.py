@@ -99,7 +99,7 @@ class ProxyServer:
                 hooks=hooks,
             )
         self._recheck = spawn(self._recheck_loop(), "backend-recheck")
-        if self.settings.shadow.mode != "off" and self.router.candidates:
+        if self.capturing or (self.settings.shadow.mode != "off" and self.router.candidates):
             self.shadow_sink = ShadowSink(self.settings.shadow)
             # Spawning the worker's interpreter takes a while: not on the loop.
             await asyncio.to_thread(self.shadow_sink.start)
@@ -223,6 +223,11 @@ class ProxyServer:
                 return False
             await asyncio.sleep(0.005)
         return True
+
+    @property
+    def capturing(self) -> bool:
+        """``[shadow] capture``: every relayed query is recorded for replay."""
+        return self.mirror_policy.settings.capture is not None
 
     def speaks_manifest(self, name: BackendName) -> bool:
         capabilities = self.backends[name].capabilities

@@ -48,9 +48,10 @@ from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner, ScanError, Scann
 from boltproxy.bolt.states import Completed, Conversation, Outcome, ProtocolViolation, ServerState
 from boltproxy.config import BackendName
 from boltproxy.proxy.bookmarks import BookmarkMap, retarget
-from boltproxy.proxy.mirror import Capture, Mirror, MirrorPolicy
+from boltproxy.proxy.mirror import Capture, Mirror, MirrorPolicy, relayed_only
 from boltproxy.proxy.observer import SessionObserver
 from boltproxy.shadow.exchange import DROPPED, TIMEOUT, Answer, Exchange
+from boltproxy.shadow.settings import ShadowSettings
 
 ROUTING_ROLES = ("WRITE", "READ", "ROUTE")
 # Drivers before ROUTE (and some tools) ask for a routing table through these.
@@ -291,6 +292,7 @@ class ClientSession:
         manifest_of: Callable[[BackendName], bool] = lambda _name: False,
         bookmarks: BookmarkMap | None = None,
         standby: Collection[BackendName] = (),
+        capture: ShadowSettings | None = None,
         session_id: str = "",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -325,6 +327,8 @@ class ClientSession:
         self._commits: deque[Any] = deque()
         self._shadowed: list[Capture] = []  # complete captures to hand over
         # Traffic control: asked at each transaction boundary where work goes next.
+        # [shadow] capture: queries that are not mirrored are still recorded.
+        self._capture = capture
         self._route = route
         self._manifest_of = manifest_of
         self._bookmarks = bookmarks
@@ -675,6 +679,10 @@ class ClientSession:
         # Work held for a move is not mirrored: where it runs is not decided yet.
         held = self._move is not None or self._starts_move(tag)
         capture = self._mirror_request(tag, message) if self._mirror and not held else None
+        if tag == Tag.RUN and capture is None and self._capture is not None:
+            capture = relayed_only(
+                message.payload, self.version, self._in_transaction, self._capture, self._clock
+            )
         if tag == Tag.RUN:
             routing = bool(_ROUTING_PROCEDURE.match(messages.peek_run_query(message.payload)))
             # Its rows may arrive in the same read as its RUN's SUCCESS: the

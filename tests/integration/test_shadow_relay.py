@@ -8,6 +8,7 @@ we know, and the client must not notice.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -229,3 +230,21 @@ def test_a_stopped_candidate_costs_the_client_nothing(tmp_path: Path) -> None:
         store = tmp_path / "shadow.sqlite"
         with shadow_proxy(blue, green, store) as proxy:
             read_many(proxy)
+
+
+def test_capture_records_what_is_relayed_even_without_a_candidate(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    with run_in_thread(FakeNeo4j(profile=NEO4J_5_26)) as blue:
+        blue.script.returns("MATCH (n:Captured) RETURN n.v AS v", ["v"], [[1]])
+        settings = proxy_settings(blue.uri, shadow={"capture": str(capture)})
+        with running_proxy(settings) as proxy:
+            run_all(proxy, ["MATCH (n:Captured) RETURN n.v AS v", "RETURN 7 AS x"])
+            sink = proxy.server.shadow_sink
+            deadline = time.monotonic() + 30
+            while proxy.server._connections:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            assert sink is not None and sink.drain(timeout=30)
+    lines = [json.loads(line) for line in capture.read_text().splitlines()]
+    queries = [line["query"] for line in lines]
+    assert queries == ["MATCH (n:Captured) RETURN n.v AS v", "RETURN 7 AS x"]
