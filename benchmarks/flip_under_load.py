@@ -148,7 +148,7 @@ def main() -> None:
                 f'[shadow]\nmode = "{options.shadow}"\n'
             )
             proxy = subprocess.Popen(
-                [sys.executable, "-m", "boltproxy", "serve", "--config", str(config)],
+                [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "1"],
                 stdout=subprocess.DEVNULL,
             )
             uri = f"bolt://127.0.0.1:{port}"

@@ -97,7 +97,7 @@ def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path
         f'[shadow]\nmode = "{mode}"\nstore = "{workdir / f"shadow-{mode}.sqlite"}"\n'
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config)],
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "1"],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
