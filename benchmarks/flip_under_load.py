@@ -148,7 +148,8 @@ def main() -> None:
                 f'[shadow]\nmode = "{options.shadow}"\n'
             )
             proxy = subprocess.Popen(
-                [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "1"],
+                [sys.executable, "-m", "boltproxy", "serve", "--config", str(config),
+                 "--workers", "1"],  # fmt: skip
                 stdout=subprocess.DEVNULL,
             )
             uri = f"bolt://127.0.0.1:{port}"
