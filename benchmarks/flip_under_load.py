@@ -149,7 +149,7 @@ def main() -> None:
             )
             proxy = subprocess.Popen(
                 [sys.executable, "-m", "boltproxy", "serve", "--config", str(config),
-                 "--workers", "1"],  # fmt: skip
+                 "--workers", "1"],
                 stdout=subprocess.DEVNULL,
             )
             uri = f"bolt://127.0.0.1:{port}"
