@@ -19,7 +19,7 @@ from boltproxy.migrate.cli import migrate
 from boltproxy.migrate.connect import Endpoint, open_driver
 from boltproxy.migrate.copy import copy_graph
 from boltproxy.migrate.export import ExportResult, export_graph
-from boltproxy.migrate.format import ExportDir, RelRow
+from boltproxy.migrate.format import ExportDir, Manifest, NodeRow, RelRow
 from boltproxy.migrate.importer import import_graph
 from boltproxy.migrate.progress import NullProgress
 from tests.support.migrate_real import (
@@ -364,3 +364,24 @@ def test_export_that_saw_the_source_change_says_so(
                                          str(tmp_path / "cli"), "--user", blue.auth[0],
                                          "--password", blue.auth[1], "--json"])  # fmt: skip
     assert again.exit_code == 0 and summary(again)["consistent"] is True
+
+
+def test_vector_value_on_community_2026_is_refused_by_the_target_with_its_reason(
+    pair: tuple[Neo4jHandle, Neo4jHandle], tmp_path: Path
+) -> None:
+    _, green = pair
+    export = ExportDir.create(tmp_path / "x", Manifest(
+        kind="export", source={"uri": "bolt://enterprise:7687", "database": None},
+        created="2026-01-01T00:00:00+00:00", batch_size=10))  # fmt: skip
+    rows: list[NodeRow] = [{"id": 1, "labels": ["Doc"],
+                            "props": {"emb": ["vec", ["f32", [1.5, -2.25, 3.0]]]}}]  # fmt: skip
+    export.write_batch("nodes", rows)
+    export.mark_complete()
+
+    result = cli("import", "--target", green.uri, str(tmp_path / "x"), "--json", auth=green.auth)
+
+    # Community keeps the aligned store format, which holds no vector values.
+    assert result.exit_code == 7, result.output
+    error = summary(result)["error"]
+    assert error.startswith("target ") and "vector" in error and "store format" in error
+    assert "1.5" not in result.output
