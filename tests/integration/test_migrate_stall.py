@@ -39,7 +39,8 @@ def stalling() -> Iterator[FakeNeo4j]:
 def test_stalled_export_times_out_naming_the_batch(stalling: FakeNeo4j, tmp_path: Path) -> None:
     result = CliRunner().invoke(migrate, [
         "export", "--source", stalling.uri, "--out", str(tmp_path / "x"), "--user", "neo4j",
-        "--password", "password", "--batch-size", "500", "--read-timeout", "0.5", "--json"])  # fmt: skip
+        "--password", "password", "--batch-size", "500", "--read-timeout", "0.5",
+        "--json"])  # fmt: skip
 
     assert result.exit_code == 3, result.output
     error = json.loads(result.stdout)["error"]
