@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from boltproxy.shadow.compare import OutcomeKind
-from boltproxy.shadow.store import ShapeSummary
+from boltproxy.shadow.store import ROLES, ShapeSummary
 
 NO_DIFFERENCES = 0
 DIFFERENCES = 4
@@ -32,6 +32,10 @@ class ShapeVerdict:
         return self.shape.counted > 0 or self.slower
 
 
+# A p95 of fewer answers than this says nothing about a version's speed.
+MIN_LATENCY_SAMPLES = 20
+
+
 def verdicts(
     shapes: dict[str, ShapeSummary], multiple: float = 2.0, floor: float = 0.005
 ) -> list[ShapeVerdict]:
@@ -40,8 +44,10 @@ def verdicts(
     for shape in shapes.values():
         primary = shape.percentiles("primary")["p95"]
         candidate = shape.percentiles("candidate")["p95"]
+        samples = min(sum(shape.latency.get(role, {}).values()) for role in ROLES)
         slower = (
-            primary is not None
+            samples >= MIN_LATENCY_SAMPLES
+            and primary is not None
             and candidate is not None
             and candidate > multiple * primary
             and candidate - primary > floor

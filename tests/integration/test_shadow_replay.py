@@ -81,7 +81,9 @@ def test_replay_reports_real_differences(
         assert shape.counted == 2
     for query in MATCHING:
         shape = shapes[fingerprint(query.replace("{label}", neo4j_label)).id]
-        assert set(shape.counts) == {("match", "")}, (query, shape.counts, shape.examples)
+        # A cold plan cache may make one answer slow; that is reported, not a difference.
+        assert {k for k, _ in shape.counts} <= {"match", "slower"}, (query, shape.counts)
+        assert shape.counted == 0, (query, shape.counts, shape.examples)
     deprecated = shapes[fingerprint(f"MATCH (n:{neo4j_label}) RETURN count(id(n)) AS c").id]
     assert deprecated.statuses["01N01"][1] is True  # an early warning of a deprecation
     report = json.loads(result.output)
