@@ -4,10 +4,12 @@ The asyncio side (:mod:`boltproxy.proxy.connection`) feeds bytes and link
 events in and carries out the commands that come back, so whole conversations
 can be played as scripts in tests.
 
-A session is one client connection over one or more backend links. Each link
-has its own framing, scanner and role; commands name the link they are for.
-Today a session opens one link, the primary, which :mod:`boltproxy.control`
-chooses; mirror links and moving the primary role follow the same shape.
+A session is one client connection over several backend links. Each link has
+its own scanner and a role; commands name the link they are for. The primary
+link answers the client; a mirror link replays the conversation on the
+candidate (:mod:`boltproxy.proxy.mirror`); links logged in ahead of time wait
+for a move. :mod:`boltproxy.control` says where each link goes, and at every
+transaction boundary whether the primary role moves elsewhere.
 
 What the session does:
 - the handshake: reads the client's proposals, has the primary link negotiate
@@ -24,7 +26,11 @@ What the session does:
   which would otherwise reveal a backend's address);
 - failure: when a backend is lost the client connection is closed, as a
   driver would see it directly; a request is never answered with an invented
-  error that a driver would retry.
+  error that a driver would retry;
+- shadowing: captures of the primary's answers (records handed over only for
+  mirrored queries) paired with the candidate's, handed on as ``Shadowed``;
+- moving: work from a boundary on is held while the old primary finishes,
+  then sent to the new primary, bookmarks translated.
 """
 
 from __future__ import annotations
