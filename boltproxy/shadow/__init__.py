@@ -1,1 +1,1 @@
-"""Shadow traffic and result diffing (see ROADMAP item 3)."""
+"""Shadow traffic: fingerprints, comparison, the worker process, store, reports and replay."""
