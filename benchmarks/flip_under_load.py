@@ -39,7 +39,8 @@ from boltproxy.sandbox.ports import free_port
 # The answer names the server that ran it: with dual writes the data is on both.
 WRITE = (
     "CREATE (n:FlipBench {id: $id}) WITH n "
-    "CALL dbms.components() YIELD versions RETURN versions[0] AS version"
+    "CALL dbms.components() YIELD name, versions WHERE name = 'Neo4j Kernel' "
+    "RETURN versions[0] AS version"
 )
 
 
