@@ -35,6 +35,7 @@ from boltproxy.bolt.handshake import (
     decode_varint,
     encode_proposals,
     encode_varint,
+    encode_version,
     expand,
     version_ranges,
 )
@@ -43,10 +44,6 @@ from boltproxy.bolt.messages import Version
 HANDSHAKE_SIZE = 20
 # A client's choice is 4 bytes and a capability varint; ten bytes hold any 64-bit varint.
 _MAX_CHOICE_SIZE = 4 + 10
-
-
-def encode_version(version: Version, span: int = 0) -> bytes:
-    return bytes((0, span, version[1], version[0]))
 
 
 def _manifest_reply(versions: Collection[Version]) -> bytes:
@@ -158,9 +155,7 @@ class ClientGreeting:
         try:
             decoded = decode_varint(buffer, 4)
         except HandshakeError:
-            decoded = None
-            if len(buffer) >= _MAX_CHOICE_SIZE:
-                return self._fail("malformed capability varint in the client's choice", b"")
+            decoded = None  # too long: no more bytes can complete it
         if decoded is None:
             if len(buffer) >= _MAX_CHOICE_SIZE:
                 return self._fail("malformed capability varint in the client's choice", b"")

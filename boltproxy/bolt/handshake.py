@@ -83,7 +83,7 @@ def decode_varint(data: Buffer, offset: int) -> tuple[int, int] | None:
     return None
 
 
-def _encode_version(version: Version, span: int = 0) -> bytes:
+def encode_version(version: Version, span: int = 0) -> bytes:
     major, minor = version
     return bytes((0, span, minor, major))
 
@@ -100,7 +100,7 @@ def expand(proposal: Proposal) -> list[Version]:
 def encode_proposals(proposals: Sequence[Proposal]) -> bytes:
     if len(proposals) > 4:
         raise ValueError("at most four proposals")
-    slots = [_encode_version(version, span) for version, span in proposals]
+    slots = [encode_version(version, span) for version, span in proposals]
     return b"".join(slots) + NO_VERSION * (4 - len(slots))
 
 
@@ -165,7 +165,7 @@ class ServerHandshake:
             self._stage = "choice"
             ranges = version_ranges(self._offered)
             reply = MANIFEST_V1 + encode_varint(len(ranges))
-            reply += b"".join(_encode_version(v, span) for v, span in ranges)
+            reply += b"".join(encode_version(v, span) for v, span in ranges)
             reply += encode_varint(0)  # no capabilities
             return SendBytes(reply)
         # Like Neo4j: the first slot (in order) with a supported version wins,
@@ -178,7 +178,7 @@ class ServerHandshake:
                 version = max(matching)
                 self._stage = "finished"
                 self._queued.append(Negotiated(version, 0, bytes(buffer[20:])))
-                return SendBytes(_encode_version(version))
+                return SendBytes(encode_version(version))
         return self._fail("no Bolt version in common with the client", NO_VERSION)
 
     def _read_choice(self) -> Event:
@@ -269,7 +269,7 @@ class ClientHandshake:
         version = max(common)
         self._result = Negotiated(version, 0, bytes(self._buffer[offset:]))
         self._stage = "negotiated"
-        return SendBytes(_encode_version(version) + encode_varint(0))
+        return SendBytes(encode_version(version) + encode_varint(0))
 
     def _read_manifest_offer(self) -> tuple[list[Version], int] | None:
         """The versions a manifest lists and where its capabilities end; None: need data."""
