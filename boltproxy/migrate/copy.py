@@ -1,8 +1,8 @@
 """``copy``: export piped into import, without files.
 
-One reader fills a bounded queue with pages; ``concurrency`` writers drain it.
-The queue bound keeps memory at (concurrency + queue size) pages whatever the
-graph's size, and makes a fast reader wait for slow writers. All nodes are
+``concurrency`` workers each take the next range of ids (see ``ranges``), read it
+and write it: memory holds at most ``concurrency`` pages whatever the graph's
+size, and a fast reader never runs ahead of slow writers. All nodes are
 written before any relationship, because a relationship needs both endpoints.
 Like ``import``, a copy keeps its state in a marker node in the target (see
 ``importer.claim_target``): a re-run of an interrupted copy of the same source
@@ -13,7 +13,6 @@ Counts are the server's own: nodes and relationships it says it created.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections import Counter
@@ -23,15 +22,13 @@ from typing import Any
 import neo4j
 
 from boltproxy.migrate.connect import Endpoint, database_identity, server_info
-from boltproxy.migrate.format import KINDS, Kind, NodeRow, RelRow
+from boltproxy.migrate.format import KINDS, Kind
 from boltproxy.migrate.importer import claim_target
 from boltproxy.migrate.progress import NullProgress, Progress
+from boltproxy.migrate.ranges import IdRange, RangeCursor, scan_ranges
 from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.schemaio import apply_schema, fetch_schema
 from boltproxy.migrate.writer import GraphWriter
-from boltproxy.tasks import spawn
-
-_DONE = None
 
 
 @dataclass
@@ -132,62 +129,32 @@ async def _pump(
     concurrency: int,
     progress: Progress,
 ) -> tuple[int, Counter[str]]:
-    """Copy every entity of ``kind``; the number read and the relationships skipped."""
-    queue: asyncio.Queue[list[NodeRow] | list[RelRow] | None] = asyncio.Queue(concurrency)
+    """Copy every entity of ``kind``; the number read and the relationships skipped.
+
+    ``concurrency`` workers each take the next id range, read it and write it, so
+    reads of some ranges overlap writes of others.
+    """
     read = 0
     skipped: Counter[str] = Counter()
+    bounds = await reader.bounds(kind)
 
-    async def write() -> None:
-        while (rows := await queue.get()) is not _DONE:
-            assert rows is not None
-            if kind == "nodes":
-                written = await writer.write_nodes(rows)  # type: ignore[arg-type]
-            else:
-                written = await writer.write_relationships(rows)  # type: ignore[arg-type]
-                skipped.update(written.skipped)
-            # Server-side increment: writers run concurrently, and a re-run adds only
-            # what it really created.
-            await writer.add_to_marker(run, f"{kind}_created", written.created)
-            progress.advance(len(rows))
+    async def copy_range(span: IdRange) -> int:
+        nonlocal read
+        rows = await reader.range(kind, span)
+        if not rows:
+            return 0
+        read += len(rows)
+        if kind == "nodes":
+            written = await writer.write_nodes(rows)  # type: ignore[arg-type]
+        else:
+            written = await writer.write_relationships(rows)  # type: ignore[arg-type]
+            skipped.update(written.skipped)
+        # Server-side increment: writers run concurrently, and a re-run adds only
+        # what it really created.
+        await writer.add_to_marker(run, f"{kind}_created", written.created)
+        progress.advance(len(rows))
+        return len(rows)
 
-    writers = [spawn(write(), f"copy-{kind}-writer-{n}") for n in range(concurrency)]
-    try:
-        after = -1
-        while True:
-            # A writer that failed would leave the queue full: stop reading then.
-            for task in writers:
-                if task.done():
-                    task.result()
-            rows = await reader.page(kind, after, batch_size)
-            if not rows:
-                break
-            await _put(queue, rows, writers)
-            read += len(rows)
-            after = rows[-1]["id"]
-            if len(rows) < batch_size:
-                break
-        for _ in writers:
-            await _put(queue, _DONE, writers)
-        await asyncio.gather(*writers)
-    finally:
-        for task in writers:
-            task.cancel()
+    cursor = RangeCursor(bounds, reader.range_width(kind, bounds, batch_size))
+    await scan_ranges(cursor, copy_range, lambda at: reader.next_id(kind, at), concurrency)
     return read, skipped
-
-
-async def _put(queue: asyncio.Queue[Any], item: Any, writers: list[asyncio.Task[None]]) -> None:
-    """Queue ``item``, but raise a writer's failure instead of waiting forever."""
-    put = spawn(queue.put(item), "copy-queue-put")
-    running = [task for task in writers if not task.done()]
-    while running:
-        done, _ = await asyncio.wait([put, *running], return_when=asyncio.FIRST_COMPLETED)
-        if put in done:
-            return
-        for task in done:
-            task.result()  # a writer's exception surfaces here
-        running = [task for task in running if not task.done()]
-    put.cancel()
-    for task in writers:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            task.result()  # the failure that stopped the writers, not a generic one
-    raise RuntimeError("every copy writer stopped before the copy ended")

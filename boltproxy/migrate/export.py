@@ -18,6 +18,7 @@ from boltproxy.migrate.connect import Flavor, server_info
 from boltproxy.migrate.errors import BadExport
 from boltproxy.migrate.format import KINDS, MANIFEST_NAME, ExportDir, Manifest, now_iso
 from boltproxy.migrate.progress import NullProgress, Progress
+from boltproxy.migrate.ranges import RangeCursor
 from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.schemaio import fetch_schema
 
@@ -101,15 +102,20 @@ async def export_graph(
             if f"{phase}_at_start" not in manifest.observed:
                 manifest.observed[f"{phase}_at_start"] = total  # saved with the next batch
             progress.phase(phase, total, manifest.count(phase))
-            while True:
-                rows = await reader.page(phase, after, manifest.batch_size)
+            # Ranges in order, one at a time: batch files and the cursor (the end of
+            # the last range written) stay in id order, so a resume continues there.
+            bounds = await reader.bounds(phase)
+            cursor = RangeCursor(
+                bounds, reader.range_width(phase, bounds, manifest.batch_size), start=after + 1
+            )
+            while (span := cursor.take()) is not None:
+                rows = await reader.range(phase, span)
                 if not rows:
-                    break
-                export.write_batch(phase, rows)
-                after = rows[-1]["id"]
+                    if span.hi <= bounds.highest:
+                        cursor.skip_to(await reader.next_id(phase, span.hi))
+                    continue
+                export.write_batch(phase, rows, last_id=span.hi - 1)
                 progress.advance(len(rows))
-                if len(rows) < manifest.batch_size:
-                    break
             export.finish_phase(phase)
         for phase in KINDS:
             manifest.observed[f"{phase}_at_end"] = await reader.count(phase)

@@ -183,8 +183,13 @@ class ExportDir:
             self.path / MANIFEST_NAME, json.dumps(self.manifest.to_dict(), indent=2).encode("utf-8")
         )
 
-    def write_batch(self, kind: Kind, rows: list[NodeRow] | list[RelRow]) -> BatchEntry:
-        """Write one batch and record it (and the cursor after it) in the manifest."""
+    def write_batch(
+        self, kind: Kind, rows: list[NodeRow] | list[RelRow], last_id: int | None = None
+    ) -> BatchEntry:
+        """Write one batch and record it (and the cursor after it) in the manifest.
+
+        ``last_id``: the end of the id range the batch covers (default: its last row's).
+        """
         number = sum(1 for entry in self.manifest.batches if entry.kind == kind) + 1
         name = f"{kind}-{number:06d}.jsonl.gz"
         # allow_nan=False: a bare NaN is not JSON; non-finite floats must come tagged.
@@ -194,7 +199,8 @@ class ExportDir:
         # mtime=0 keeps the bytes (and so the checksum) a function of the content.
         data = gzip.compress(lines.encode("utf-8"), compresslevel=1, mtime=0)
         _atomic_write(self.path / name, data)
-        entry = BatchEntry(name, kind, len(rows), hashlib.sha256(data).hexdigest(), rows[-1]["id"])
+        entry = BatchEntry(name, kind, len(rows), hashlib.sha256(data).hexdigest(),
+                           rows[-1]["id"] if last_id is None else last_id)
         self.manifest.batches.append(entry)
         self.manifest.cursor = Cursor(kind, entry.last_id)
         self.save()

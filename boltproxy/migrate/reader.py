@@ -1,10 +1,10 @@
 """Reading a source graph page by page, as tagged rows.
 
-Pages are keyed by internal id (``WHERE id(x) > $after ... ORDER BY id(x) LIMIT``):
-a page never depends on the previous one being held in memory, and the last id
-of a page is all an interrupted export needs to continue. (FalkorDB ignores
-Bolt's PULL size and sends whole results, so one streaming query would not keep
-memory bounded there.)
+Pages are ranges of internal ids (see ``ranges``), read with an id seek: a page
+costs its own size, never a sort of what remains, pages are independent (so
+several can be read at once), and the end of the last range done is all an
+interrupted export needs to continue. (FalkorDB ignores Bolt's PULL size and
+sends whole results, so one streaming query would not keep memory bounded there.)
 
 FalkorDB needs its own queries: its Bolt encoder corrupts a map or list in which
 a point is followed by another value, so properties come back as
@@ -25,6 +25,7 @@ from boltproxy.migrate.codec import Tagged, UnsupportedValue
 from boltproxy.migrate.connect import Flavor, OnSide
 from boltproxy.migrate.errors import ReadStalled
 from boltproxy.migrate.format import Kind, NodeRow, RelRow
+from boltproxy.migrate.ranges import Bounds, IdRange
 
 DEFAULT_READ_TIMEOUT = 300.0
 
@@ -48,12 +49,14 @@ _NEO4J_PROPS = (
     " ELSE ['time', x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds]"
     " END]]] AS exact"
 )
+# ``id(x) IN range(...)`` is an id seek on Neo4j (NodeByIdSeek, DirectedRelationshipByIdSeek):
+# a page costs its own size, never a scan or a sort of the rest of the graph.
 _NEO4J_NODES = (
-    "MATCH (n) WHERE id(n) > $after WITH n ORDER BY id(n) LIMIT $limit "
+    "MATCH (n) WHERE id(n) IN range($lo, $hi - 1) WITH n "
     + _NEO4J_PROPS.format(v="n", head="id(n) AS id, labels(n) AS labels")
 )
 _NEO4J_RELS = (
-    "MATCH (a)-[r]->(b) WHERE id(r) > $after WITH a, r, b ORDER BY id(r) LIMIT $limit "
+    "MATCH (a)-[r]->(b) WHERE id(r) IN range($lo, $hi - 1) WITH a, r, b "
     + _NEO4J_PROPS.format(
         v="r", head="id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end"
     ).replace("WITH r,", "WITH a, r, b,")
@@ -98,12 +101,15 @@ def _falkordb_props(var: str) -> str:
     )
 
 
+# FalkorDB seeks nodes by an id range (NodeByIdSeek) but has no seek for relationship
+# ids (a filter on id(r) scans every relationship for each page), so its relationships
+# are partitioned by their start node's id: a seek, then the node's outgoing edges.
 _FALKORDB_NODES = (
-    "MATCH (n) WHERE id(n) > $after WITH n ORDER BY id(n) LIMIT $limit "
+    "MATCH (n) WHERE id(n) >= $lo AND id(n) < $hi "
     "RETURN id(n) AS id, labels(n) AS labels, " + _falkordb_props("n")
 )
 _FALKORDB_RELS = (
-    "MATCH (a)-[r]->(b) WHERE id(r) > $after WITH a, r, b ORDER BY id(r) LIMIT $limit "
+    "MATCH (a)-[r]->(b) WHERE id(a) >= $lo AND id(a) < $hi "
     "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, " + _falkordb_props("r")
 )
 
@@ -111,6 +117,18 @@ _COUNTS = {
     "nodes": "MATCH (n) RETURN count(n) AS c",
     "relationships": "MATCH ()-[r]->() RETURN count(r) AS c",
 }
+# The id span to partition, and how many entities it holds (one scan, no sort).
+_BOUNDS = {
+    "nodes": "MATCH (n) RETURN min(id(n)), max(id(n)), count(n)",
+    "relationships": "MATCH ()-[r]->() RETURN min(id(r)), max(id(r)), count(r)",
+}
+_FALKORDB_REL_BOUNDS = "MATCH (a)-[r]->() RETURN min(id(a)), max(id(a)), count(r)"
+# The first id at or above a point, to skip a run of empty ranges (ids with a large gap).
+_NEXT_ID = {
+    "nodes": "MATCH (n) WHERE id(n) >= $at RETURN min(id(n))",
+    "relationships": "MATCH ()-[r]->() WHERE id(r) >= $at RETURN min(id(r))",
+}
+_FALKORDB_NEXT_REL = "MATCH (a)-[]->() WHERE id(a) >= $at RETURN min(id(a))"
 
 
 class GraphReader:
@@ -156,10 +174,45 @@ class GraphReader:
         rows = await self._read(_COUNTS[kind], {}, f"the number of {kind}")
         return int(rows[0][0])
 
-    async def page(self, kind: Kind, after: int, limit: int) -> list[NodeRow] | list[RelRow]:
-        """Up to ``limit`` rows with internal id greater than ``after``, in id order."""
-        params = {"after": after, "limit": limit}
-        what = f"the {limit} {kind} after id {after}"
+    async def bounds(self, kind: Kind) -> Bounds:
+        """The span of ids that ranges of ``kind`` cover, and how many entities it holds.
+
+        On FalkorDB the relationships' span is that of their start nodes (see above).
+        """
+        query = _BOUNDS[kind]
+        if kind == "relationships" and self.flavor == "falkordb":
+            query = _FALKORDB_REL_BOUNDS
+        rows = await self._read(query, {}, f"the id span of the {kind}")
+        lowest, highest, count = rows[0] if rows else (None, None, 0)
+        if lowest is None or highest is None or not count:
+            return Bounds(0, -1, 0)
+        return Bounds(int(lowest), int(highest), int(count))
+
+    def range_width(self, kind: Kind, bounds: Bounds, batch_size: int) -> int:
+        """How many ids one range spans so that it holds about ``batch_size`` entities.
+
+        Ranges over an entity's own ids hold at most their width. FalkorDB's
+        relationship ranges are over start node ids: they are widened by the
+        average number of relationships per id, and a node with far more
+        relationships than average makes its range larger than ``batch_size``.
+        """
+        if kind == "nodes" or self.flavor == "neo4j" or bounds.empty:
+            return max(1, batch_size)
+        span = bounds.highest - bounds.lowest + 1
+        return max(1, batch_size * span // bounds.count)
+
+    async def next_id(self, kind: Kind, at: int) -> int | None:
+        """The smallest id at or above ``at`` that ranges of ``kind`` would find, if any."""
+        query = _NEXT_ID[kind]
+        if kind == "relationships" and self.flavor == "falkordb":
+            query = _FALKORDB_NEXT_REL
+        rows = await self._read(query, {"at": at}, f"the next {kind} id from {at}")
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    async def range(self, kind: Kind, span: IdRange) -> list[NodeRow] | list[RelRow]:
+        """Every row whose id (FalkorDB relationships: start node id) lies in ``span``."""
+        params = {"lo": span.lo, "hi": span.hi}
+        what = f"the {kind} with ids {span.lo} to {span.hi - 1}"
         if kind == "nodes":
             query = _NEO4J_NODES if self.flavor == "neo4j" else _FALKORDB_NODES
             rows = await self._read(query, params, what)

@@ -26,8 +26,9 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,7 +37,9 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from boltproxy.migrate.connect import Endpoint, Flavor, OnSide, open_driver, server_info
 from boltproxy.migrate.dialect import detect_dialect
+from boltproxy.migrate.format import Kind
 from boltproxy.migrate.identity import GraphFingerprint, h64, multiset_difference, signed
+from boltproxy.migrate.ranges import IdRange, RangeCursor, scan_ranges
 from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.rendered import render_nodes
 from boltproxy.migrate.schemadiff import Difference, diff_schema
@@ -144,14 +147,14 @@ def _group(side: SideScan, name: str) -> int:
     return key
 
 
-async def scan(reader: GraphReader, page: int, fingerprint: GraphFingerprint) -> SideScan:
-    """Read every node and relationship once, page by page, into aggregates and the store."""
+async def scan(
+    reader: GraphReader, page: int, fingerprint: GraphFingerprint, workers: int = 2
+) -> SideScan:
+    """Read every node and relationship once, by id ranges, into aggregates and the store."""
     side = SideScan(fingerprint)
-    after = -1
-    while True:
-        rows = await reader.page("nodes", after, page)
-        if not rows:
-            break
+
+    async def nodes(span: IdRange) -> int:
+        rows = await reader.range("nodes", span)
         batch = []
         for row in rows:
             labels = tuple(sorted(row["labels"]))  # type: ignore[typeddict-item]
@@ -164,12 +167,10 @@ async def scan(reader: GraphReader, page: int, fingerprint: GraphFingerprint) ->
             batch.append((row["id"], _group(side, _label_name(labels)), signed(content)))
         fingerprint.add_nodes(batch)
         side.entities += len(rows)
-        after = rows[-1]["id"]
-    after = -1
-    while True:
-        rows = await reader.page("relationships", after, page)
-        if not rows:
-            break
+        return len(rows)
+
+    async def relationships(span: IdRange) -> int:
+        rows = await reader.range("relationships", span)
         rel_batch = []
         for row in rows:
             rel_type = row["type"]  # type: ignore[typeddict-item]
@@ -185,9 +186,24 @@ async def scan(reader: GraphReader, page: int, fingerprint: GraphFingerprint) ->
             )  # fmt: skip
         fingerprint.add_relationships(rel_batch)
         side.entities += len(rows)
-        after = rows[-1]["id"]
+        return len(rows)
+
+    await _scan_kind(reader, "nodes", nodes, page, workers)
+    await _scan_kind(reader, "relationships", relationships, page, workers)
     fingerprint.seal()
     return side
+
+
+async def _scan_kind(
+    reader: GraphReader,
+    kind: Kind,
+    read: Callable[[IdRange], Awaitable[int]],
+    page: int,
+    workers: int,
+) -> None:
+    bounds = await reader.bounds(kind)
+    cursor = RangeCursor(bounds, reader.range_width(kind, bounds, page))
+    await scan_ranges(cursor, read, partial(reader.next_id, kind), workers)
 
 
 def _label_name(labels: tuple[str, ...]) -> str:

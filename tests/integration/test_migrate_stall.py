@@ -30,7 +30,9 @@ def stalling() -> Iterator[FakeNeo4j]:
     script.returns(re.compile(r"CALL db\.info\(\)"), ["id", "name"], [["db-id", "neo4j"]])
     script.returns(re.compile(r"^SHOW (INDEXES|CONSTRAINTS)"), ["name"], [])
     script.returns(re.compile(r"RETURN count\(n\) AS c"), ["c"], [[3]])
-    script.on(re.compile(r"^MATCH \(n\) WHERE id\(n\) > \$after"),
+    script.returns(re.compile(r"RETURN min\(id\(n\)\), max\(id\(n\)\), count\(n\)"),
+                   ["lo", "hi", "c"], [[0, 2, 3]])
+    script.on(re.compile(r"^MATCH \(n\) WHERE id\(n\) IN range"),
               Result(["id", "labels", "props", "exact"], [[1, ["A"], [], []]], delay=STALL))
     with run_in_thread(server) as running:
         yield running
@@ -45,7 +47,7 @@ def test_stalled_export_times_out_naming_the_batch(stalling: FakeNeo4j, tmp_path
     assert result.exit_code == 3, result.output
     error = json.loads(result.stdout)["error"]
     assert error.startswith(
-        "source: reading the 500 nodes after id -1 got no complete answer within 0.5 s"
+        "source: reading the nodes with ids 0 to 2 got no complete answer within 0.5 s"
     )
     assert "--read-timeout" in error and "password" not in result.output
 
@@ -57,4 +59,4 @@ def test_stalled_validate_names_the_side(stalling: FakeNeo4j) -> None:
 
     assert result.exit_code == 3, result.output
     error = json.loads(result.stdout)["error"]
-    assert re.match(r"(blue|green): reading the 10000 nodes after id -1 got no complete", error)
+    assert re.match(r"(blue|green): reading the nodes with ids 0 to 2 got no complete", error)
