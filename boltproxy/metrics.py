@@ -1,15 +1,39 @@
-"""Prometheus metrics, in a registry of their own (tests and embedding stay isolated)."""
+"""Prometheus metrics, in a registry of their own (tests and embedding stay isolated).
+
+With several worker processes (``boltproxy serve --workers N``) the supervisor
+gives them one ``PROMETHEUS_MULTIPROC_DIR``: prometheus-client then keeps each
+process's values in files there, and :func:`exposition` adds up every worker's.
+Gauges say how: a count of open connections is the sum over the live workers;
+a state every worker sets alike (a backend up, the routing) is the latest set.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REGISTRY = CollectorRegistry()
+
+
+def exposition() -> bytes:
+    """What ``/metrics`` serves: this process's metrics, or all workers' together."""
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if not directory:
+        return generate_latest(REGISTRY)
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(merged)
+
 
 OPEN_CONNECTIONS = Gauge(
     "boltproxy_open_connections",
     "Connections open now, by side (client or backend).",
     ["side"],
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 MESSAGES = Counter(
@@ -60,5 +84,6 @@ BACKEND_UP = Gauge(
     "boltproxy_backend_up",
     "1 when the backend answered its last handshake, else 0.",
     ["backend"],
+    multiprocess_mode="livemostrecent",
     registry=REGISTRY,
 )

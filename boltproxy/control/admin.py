@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from boltproxy import metrics
 from boltproxy.config import AdminSettings
@@ -37,9 +37,9 @@ def build_admin_app(
     """The admin routes, without a listener (tests drive it with aiohttp's test client)."""
 
     async def metrics_view(_request: web.Request) -> web.Response:
-        # Our own registry only: the default one would add the process collectors
-        # of whichever program embeds boltproxy.
-        body = generate_latest(metrics.REGISTRY)
+        # Our own registry only (the default one would add the process collectors
+        # of whichever program embeds boltproxy), or every worker's.
+        body = metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def health_view(_request: web.Request) -> web.Response:

@@ -24,23 +24,27 @@ WEIGHT = Gauge(
     "Share (0 to 100) of client connections whose primary link goes to the backend.",
     ["backend"],
     registry=REGISTRY,
+    multiprocess_mode="livemostrecent",  # every worker sets the same
 )
 PRIMARY = Gauge(
     "boltproxy_routing_primary",
     "1 for the backend that is primary, else 0.",
     ["backend"],
     registry=REGISTRY,
+    multiprocess_mode="livemostrecent",  # every worker sets the same
 )
 DRAINED = Gauge(
     "boltproxy_routing_drained",
     "1 when the backend is drained (no new transactions), else 0.",
     ["backend"],
     registry=REGISTRY,
+    multiprocess_mode="livemostrecent",  # every worker sets the same
 )
 LATCHED = Gauge(
     "boltproxy_routing_auto_rollback_latched",
     "1 after an automatic rollback until an operator acts.",
     registry=REGISTRY,
+    multiprocess_mode="livemostrecent",  # every worker sets the same
 )
 
 

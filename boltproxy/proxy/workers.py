@@ -11,7 +11,10 @@ Routing stays consistent because every worker starts from the same
 configuration and stored state; a change at run time (a flip, a weight) reaches
 every worker only through a shared store (``[control] store = "redis://…"``).
 The admin listener runs in worker 0 alone: one address for the operator's
-commands and for ``/healthz``, as with one process.
+commands and for ``/healthz``, as with one process. Its ``/metrics`` covers every
+worker: the supervisor gives the workers one directory for prometheus-client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), a fresh one at each start,
+removed at the end.
 """
 
 from __future__ import annotations
@@ -21,17 +24,22 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from prometheus_client import multiprocess
+
 from boltproxy.config import Settings
+from boltproxy.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("boltproxy.workers")
 
@@ -118,9 +126,12 @@ class Supervisor:
             _Worker(i, argv=[*base, "--workers", "1", "--worker-of", f"{os.getpid()}:{i}"])
             for i in range(workers)
         ]
+        # Each worker's metric values, in files that worker 0's /metrics adds up.
+        self.metrics_dir = tempfile.mkdtemp(prefix="boltproxy-metrics-")
+        self._env = {**os.environ, MULTIPROCESS_DIR: self.metrics_dir}
 
     def _start(self, worker: _Worker) -> None:
-        worker.process = subprocess.Popen(worker.argv)
+        worker.process = subprocess.Popen(worker.argv, env=self._env)
         worker.started = time.monotonic()
         log.info("worker %d started (pid %d)", worker.index, worker.process.pid)
 
@@ -145,6 +156,7 @@ class Supervisor:
                     break
         finally:
             self._stop_all()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         return status
@@ -154,6 +166,8 @@ class Supervisor:
             process = worker.process
             if process is None or process.poll() is None or self._stopping:
                 continue
+            # Its live gauges (open connections) no longer count; its counters do.
+            multiprocess.mark_process_dead(process.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
             lived = time.monotonic() - worker.started
             worker.early_exits = worker.early_exits + 1 if lived < EARLY_EXIT_SECONDS else 0
             if worker.early_exits >= MAX_EARLY_EXITS:

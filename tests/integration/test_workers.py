@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -157,3 +158,67 @@ def test_workers_die_with_a_killed_parent(served: tuple[subprocess.Popen[bytes],
     process.kill()
     process.wait(10)
     _wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=10)
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throwaway redis-server: several workers with an admin listener need a shared store."""
+    from tests.integration.test_control_redis import REDIS_SERVER, wait_until_listening
+
+    if REDIS_SERVER is None:
+        pytest.skip("no redis-server (Debian: apt-get install -y redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until_listening(process, port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _open_clients(admin_port: int) -> float | None:
+    """boltproxy_open_connections{side="client"} as /metrics reports it."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=2) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith('boltproxy_open_connections{side="client"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_cover_every_worker(fake: FakeNeo4j, tmp_path: Path, redis_url: str) -> None:
+    port, admin_port = free_port(), free_port()
+    config = tmp_path / "boltproxy.toml"
+    config.write_text(
+        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {admin_port}\n'
+        f'[control]\nstore = "{redis_url}"\n[backends.blue]\nuri = "{fake.uri}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+    )
+    clients: list[socket.socket] = []
+    try:
+        _wait_for(lambda: len(_children(process.pid)) == 2 and _accepts(port))
+        workers = _children(process.pid)
+        _wait_for(lambda: all("listen" in _states(pid, port) for pid in workers))
+        _wait_for(lambda: _open_clients(admin_port) == 0.0)
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(24)]
+        # Both workers hold some of them, and worker 0's /metrics counts them all.
+        _wait_for(lambda: all("established" in _states(pid, port) for pid in workers))
+        _wait_for(lambda: _open_clients(admin_port) == 24.0)
+    finally:
+        for client in clients:
+            client.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
