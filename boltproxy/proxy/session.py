@@ -602,9 +602,13 @@ class ClientSession:
         reader = self._reader
         primary = self._primary
         assert reader is not None and primary is not None
+        # Nothing held from before: when every byte makes a forwarded message,
+        # ``data`` itself goes on (the usual case), not a copy.
+        whole = not reader.buffered
         reader.receive_data(data)
         out = bytearray()
-        self._mirror_out = bytearray()
+        if self._mirror_out:
+            self._mirror_out = bytearray()
         commands: list[Command] = []
         while True:
             try:
@@ -632,7 +636,8 @@ class ClientSession:
                 self._goodbye = True
                 break
         if out:
-            commands.append(SendToLink(primary.id, bytes(out)))
+            forward = data if whole and len(out) == len(data) else bytes(out)
+            commands.append(SendToLink(primary.id, forward))
             if self._mirror_out:
                 commands += self._to_mirror(bytes(self._mirror_out))
             if not self._authenticated:
