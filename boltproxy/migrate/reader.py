@@ -49,14 +49,15 @@ _NEO4J_PROPS = (
     " ELSE ['time', x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds]"
     " END]]] AS exact"
 )
-# ``id(x) IN range(...)`` is an id seek on Neo4j (NodeByIdSeek, DirectedRelationshipByIdSeek):
-# a page costs its own size, never a scan or a sort of the rest of the graph.
+# One id seek per id of the range (NodeByIdSeek, DirectedRelationshipByIdSeek): a page costs
+# its own width, never a scan or a sort of the rest of the graph. (``id(n) IN range(...)``
+# is planned as a scan of every node, and ``id(n) IN $ids`` too while statistics are empty.)
 _NEO4J_NODES = (
-    "MATCH (n) WHERE id(n) IN range($lo, $hi - 1) WITH n "
+    "UNWIND range($lo, $hi - 1) AS i MATCH (n) WHERE id(n) = i WITH n "
     + _NEO4J_PROPS.format(v="n", head="id(n) AS id, labels(n) AS labels")
 )
 _NEO4J_RELS = (
-    "MATCH (a)-[r]->(b) WHERE id(r) IN range($lo, $hi - 1) WITH a, r, b "
+    "UNWIND range($lo, $hi - 1) AS i MATCH (a)-[r]->(b) WHERE id(r) = i WITH a, r, b "
     + _NEO4J_PROPS.format(
         v="r", head="id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end"
     ).replace("WITH r,", "WITH a, r, b,")
@@ -112,6 +113,22 @@ _FALKORDB_RELS = (
     "MATCH (a)-[r]->(b) WHERE id(a) >= $lo AND id(a) < $hi "
     "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, " + _falkordb_props("r")
 )
+
+
+
+def _collected(query: str, columns: str) -> str:
+    """``query`` answering one record: the list of its rows.
+
+    The driver's cost is per record (each is a Bolt message read through its own
+    socket waits and objects); one record per page, sent in 64 KiB chunks, removes
+    it, and memory still holds one page.
+    """
+    head, _, tail = query.rpartition(" RETURN ")
+    return f"{head} WITH {tail} RETURN collect([{columns}]) AS rows"
+
+
+_NEO4J_NODES = _collected(_NEO4J_NODES, "id, labels, props, exact")
+_NEO4J_RELS = _collected(_NEO4J_RELS, "id, type, start, end, props, exact")
 
 _COUNTS = {
     "nodes": "MATCH (n) RETURN count(n) AS c",
@@ -215,11 +232,17 @@ class GraphReader:
         what = f"the {kind} with ids {span.lo} to {span.hi - 1}"
         if kind == "nodes":
             query = _NEO4J_NODES if self.flavor == "neo4j" else _FALKORDB_NODES
-            rows = await self._read(query, params, what)
+            rows = await self._rows(query, params, what)
             return [self._node(values, what) for values in rows]
         query = _NEO4J_RELS if self.flavor == "neo4j" else _FALKORDB_RELS
-        rels = await self._read(query, params, what)
+        rels = await self._rows(query, params, what)
         return [self._rel(values, what) for values in rels]
+
+    async def _rows(self, query: str, params: dict[str, Any], what: str) -> list[list[Any]]:
+        rows = await self._read(query, params, what)
+        if self.flavor == "neo4j":  # one record holding the page (see ``_collected``)
+            return list(rows[0][0]) if rows else []
+        return rows
 
     def _props(self, values: list[Any], first: int, what: str) -> dict[str, Tagged]:
         try:

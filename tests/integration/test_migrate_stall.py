@@ -32,7 +32,7 @@ def stalling() -> Iterator[FakeNeo4j]:
     script.returns(re.compile(r"RETURN count\(n\) AS c"), ["c"], [[3]])
     script.returns(re.compile(r"RETURN min\(id\(n\)\), max\(id\(n\)\), count\(n\)"),
                    ["lo", "hi", "c"], [[0, 2, 3]])
-    script.on(re.compile(r"^MATCH \(n\) WHERE id\(n\) IN range"),
+    script.on(re.compile(r"^UNWIND range\(\$lo, \$hi - 1\) AS i MATCH \(n\)"),
               Result(["id", "labels", "props", "exact"], [[1, ["A"], [], []]], delay=STALL))
     with run_in_thread(server) as running:
         yield running
