@@ -58,7 +58,13 @@ class _LinkSide:
         self.protocol: link.BackendProtocol | None = None
 
     def on_backend_data(self, data: bytes) -> None:
-        self._connection.link_data(self._id, data)
+        # The relay's hottest callback: straight to the session, no closure per read.
+        connection = self._connection
+        session = connection._session
+        if session is not None and (not connection._closed or session.lingering):
+            connection._execute(session.link_data(self._id, data))
+            if connection._closed:
+                connection._finish_if_done()
 
     def on_backend_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
@@ -258,31 +264,38 @@ class ClientConnection(asyncio.Protocol):
 
     def _execute(self, commands: list[Command]) -> None:
         for command in commands:
-            if isinstance(command, SendToLink):
+            # Forwarding is nearly every command: tested first.
+            if isinstance(command, SendToClient):
+                transport = self._transport
+                if transport is not None and not transport.is_closing():
+                    transport.write(command.data)
+            elif isinstance(command, SendToLink):
                 side = self._links.get(command.link)
                 if side is not None and side.transport is not None:
                     side.transport.write(command.data)
-            elif isinstance(command, SendToClient):
-                if self._transport is not None and not self._transport.is_closing():
-                    self._transport.write(command.data)
-            elif isinstance(command, OpenLink):
-                side = _LinkSide(self, command.link, command.role)
-                self._links[command.link] = side
-                side.task = spawn(self._open_link(command, side), f"link-{self.id}-{command.link}")
-            elif isinstance(command, ChooseVersion):
-                side = self._links.get(command.link)
-                if side is not None and side.protocol is not None:
-                    side.protocol.choose(command.version)
-            elif isinstance(command, SetDeadline):
-                self._set_deadline(command)
-            elif isinstance(command, CloseLink):
-                side = self._links.pop(command.link, None)
-                if side is not None:
-                    side.close()
-            elif isinstance(command, Shadowed):
-                self._server.shadowed(command.exchange)
-            elif isinstance(command, CloseClient) and self._transport is not None:
-                self._transport.close()  # flushes what was written first
+            else:
+                self._control(command)
+
+    def _control(self, command: Command) -> None:
+        """Every command but forwarding bytes."""
+        if isinstance(command, OpenLink):
+            opened = _LinkSide(self, command.link, command.role)
+            self._links[command.link] = opened
+            opened.task = spawn(self._open_link(command, opened), f"link-{self.id}-{command.link}")
+        elif isinstance(command, ChooseVersion):
+            side = self._links.get(command.link)
+            if side is not None and side.protocol is not None:
+                side.protocol.choose(command.version)
+        elif isinstance(command, SetDeadline):
+            self._set_deadline(command)
+        elif isinstance(command, CloseLink):
+            side = self._links.pop(command.link, None)
+            if side is not None:
+                side.close()
+        elif isinstance(command, Shadowed):
+            self._server.shadowed(command.exchange)
+        elif isinstance(command, CloseClient) and self._transport is not None:
+            self._transport.close()  # flushes what was written first
 
     def _set_deadline(self, command: SetDeadline) -> None:
         timer = command.timer

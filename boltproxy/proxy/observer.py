@@ -60,10 +60,13 @@ _BYTES_OUT = metrics.BYTES.labels(direction="server_to_client")
 class MetricsObserver:
     """Prometheus counters and the log, every line prefixed with the connection."""
 
-    __slots__ = ("_guards", "_latency", "prefix")
+    __slots__ = ("_guards", "_latency", "debugging", "prefix")
 
     def __init__(self, prefix: str = "", guards: GuardMonitor | None = None) -> None:
         self.prefix = prefix
+        # Read per message on the relay path: settled once per connection, not
+        # asked of the logging module each time.
+        self.debugging = log.isEnabledFor(logging.DEBUG)
         self._latency: dict[str, Any] = {}
         # Traffic control's guards judge each backend by what its queries do.
         self._guards = guards
@@ -104,7 +107,3 @@ class MetricsObserver:
     def debug(self, direction: str, tag: int, note: str = "") -> None:
         name = TAG_NAMES.get(tag, hex(tag))
         log.debug("%s%s: %s%s", self.prefix, direction, name, f" {note}" if note else "")
-
-    @property
-    def debugging(self) -> bool:
-        return log.isEnabledFor(logging.DEBUG)
