@@ -14,11 +14,13 @@ so that a caller holding a tail of unforwarded bytes can map them back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from boltproxy.bolt.errors import ScanError as ScanError
 from boltproxy.bolt.framing import DEFAULT_MAX_MESSAGE_SIZE
 
-RECORD_TAG = 0x71
+# Final: compiled, it is a C constant, not a module lookup per record.
+RECORD_TAG: Final = 0x71
 
 
 @dataclass(slots=True)
@@ -81,6 +83,11 @@ class ResponseScanner:
 
     def feed(self, data: bytes | memoryview) -> None:
         """Walk ``data``; results accumulate in :attr:`records` and :attr:`messages`."""
+        # One loop over bytes: compiled, indexing bytes is a C array read, where a
+        # union of buffer types would go through the generic protocol per byte.
+        self._walk(data if isinstance(data, bytes) else bytes(data))
+
+    def _walk(self, data: bytes) -> None:
         n = len(data)
         pos = 0
         base = self._offset
@@ -133,7 +140,7 @@ class ResponseScanner:
         if self._message_size > self._max_message:
             raise ScanError(f"message exceeds {self._max_message} bytes")
 
-    def _body(self, data: bytes | memoryview, pos: int, take: int) -> None:
+    def _body(self, data: bytes, pos: int, take: int) -> None:
         if self._tag == -1:
             self._capture += data[pos : pos + take]
             if len(self._capture) >= 2:
