@@ -305,6 +305,9 @@ def report(
         f"{options.duration:g} s per target and concurrency"
         + (f"; {warmup:g} s warm-up per target" if warmup else "")
         + f"; boltproxy --workers {options.workers}"
+        + f" ({'compiled' if _compiled() else 'pure Python'} core)"
+        # A shared machine's other work shows in every column; the ratios hold better.
+        + "; load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     )
     concurrencies = [int(c) for c in options.concurrency.split(",")]
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
@@ -329,6 +332,13 @@ def report(
         median = statistics.median(times)
         rate = options.rows / median
         print(f"{name:<10} {median:8.3f} s  {rate:10.0f} rows/s  {median / base_stream:6.2f} x")
+
+
+def _compiled() -> bool:
+    """Is the relay's session the mypyc-compiled module (python -m boltproxy.bolt.compile)?"""
+    from boltproxy.proxy import session
+
+    return not (session.__file__ or "").endswith(".py")
 
 
 def print_table(concurrency: int, figures: dict[str, Figures]) -> None:
