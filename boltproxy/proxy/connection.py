@@ -168,9 +168,14 @@ class ClientConnection(asyncio.Protocol):
             self._execute(self._session.client_eof())
         self._finish_if_done()
 
+    @property
+    def _active(self) -> bool:
+        """The client is here, or a candidate lingers to finish what the client sent."""
+        return not self._closed or (self._session is not None and self._session.lingering)
+
     def _finish_if_done(self) -> None:
         """Once the client is gone and no candidate lingers, nothing may stay open."""
-        if not self._closed or (self._session is not None and self._session.lingering):
+        if self._active:
             return
         self._cancel_timers()
         for side in self._links.values():
@@ -218,7 +223,7 @@ class ClientConnection(asyncio.Protocol):
             reason = f"{command.backend}: {exc}"
             self._deliver(lambda s: s.link_failed(command.link, failure, reason))
             return
-        if self._closed or command.link not in self._links:
+        if not self._active or command.link not in self._links:
             transport.close()
             return
         _BACKEND_OPEN.inc()
@@ -229,7 +234,7 @@ class ClientConnection(asyncio.Protocol):
             self._deliver(lambda s: s.link_offered(command.link, answer.versions))
         else:
             self._deliver(lambda s: s.link_negotiated(command.link, answer.version))
-        if command.link in self._links and not self._closed:
+        if command.link in self._links and self._active:
             protocol.attach(side)
 
     def link_data(self, link_id: int, data: bytes) -> None:
@@ -255,7 +260,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _deliver(self, event: Callable[[ClientSession], list[Command]]) -> None:
         session = self._session
-        if session is not None and (not self._closed or session.lingering):
+        if session is not None and self._active:
             self._execute(event(session))
             if self._closed:
                 self._finish_if_done()

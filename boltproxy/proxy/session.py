@@ -1196,7 +1196,9 @@ class ClientSession:
 
     def _mirror_ready(self, link_id: int, usable: bool, *, manifest: bool) -> list[Command]:
         mirror = self._mirror
-        if self._closed or mirror is None or mirror.dropped is not None:
+        # A client may have finished its whole session before the candidate's
+        # handshake did: the lingering mirror still replays it.
+        if (self._closed and not self._lingering) or mirror is None or mirror.dropped is not None:
             return []
         if not usable or self.version is None:
             return self._drop_mirror("the candidate does not speak the session's Bolt version")

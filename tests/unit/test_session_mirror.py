@@ -279,6 +279,28 @@ def test_the_candidate_may_finish_after_the_client_has_gone() -> None:
     assert not session.lingering
 
 
+def test_a_client_gone_before_the_candidate_link_opens_is_still_mirrored_whole() -> None:
+    # A short session (login, one query, GOODBYE) can end before the candidate's
+    # handshake has: the mirror lingers and replays it once its link is ready.
+    session = shadowed()
+    goodbye = msg(Tag.GOODBYE)
+    session.client_data(HELLO + LOGON)
+    session.link_data(PRIMARY, success(server="Neo4j/5.26.0") + success())
+    session.client_data(RUN + PULL)
+    session.link_data(PRIMARY, success(fields=["x"]) + record(1) + success())
+    session.client_data(goodbye)
+    assert session.lingering
+    commands = session.link_negotiated(MIRROR, (5, 8))
+    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.HELLO, Tag.LOGON]
+    commands = session.link_data(MIRROR, success(server="Neo4j/2026.08.1") + success())
+    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.RUN, Tag.PULL]
+    commands = session.link_data(MIRROR, success(fields=["x"]) + record(1) + success())
+    assert to(MIRROR, commands) == goodbye
+    assert CloseLink(MIRROR, "the candidate has answered") in commands
+    (handed,) = [c for c in commands if isinstance(c, Shadowed)]
+    assert handed.exchange.candidate is not None and not session.lingering
+
+
 def test_a_lingering_candidate_that_times_out_is_reported_missing() -> None:
     session = logged_in_pair()
     session.client_data(RUN + PULL)
