@@ -78,6 +78,18 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) spent so far by a process and its children."""
+    total = 0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -150,7 +162,8 @@ def main() -> None:
                 seed(server)
             for mode in MODES:
                 proxies[mode] = start_proxy(mode, blue, green, workdir)
-            report(proxies, blue.auth, options)
+            assert blue.pid is not None and green.pid is not None
+            report(proxies, blue.auth, options, {"blue": blue.pid, "green": green.pid})
         finally:
             for process, _ in proxies.values():
                 process.terminate()
@@ -160,10 +173,13 @@ def main() -> None:
 
 
 def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[str, str],
-           options: argparse.Namespace) -> None:  # fmt: skip
+           options: argparse.Namespace, servers: dict[str, int]) -> None:  # fmt: skip
     per_process = max(1, options.sessions // options.processes)
     collected: dict[str, list[float]] = {mode: [] for mode in proxies}
     seconds: dict[str, float] = dict.fromkeys(proxies, 0.0)
+    # CPU seconds per mode: the proxy (with its comparison worker) and each server.
+    cpu: dict[str, dict[str, float]] = {mode: {"proxy": 0.0, **dict.fromkeys(servers, 0.0)}
+                                        for mode in proxies}  # fmt: skip
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
         for _process, port in proxies.values():  # warm-up: JIT and query caches
             uri = f"bolt://127.0.0.1:{port}"
@@ -172,9 +188,13 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[
             for mode, (_, port) in proxies.items():
                 uri = f"bolt://127.0.0.1:{port}"
                 job = (uri, auth, per_process, options.duration, options.writes)
+                pids = {"proxy": proxies[mode][0].pid, **servers}
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 for part in pool.map(_worker, [job] * options.processes):
                     collected[mode] += part
                 seconds[mode] += options.duration
+                for name, pid in pids.items():
+                    cpu[mode][name] += cpu_seconds(pid) - before[name]
     print(
         f"\n{os.cpu_count()} cores; {options.sessions} sessions, {options.writes:.0%} writes; "
         f"{options.rounds} interleaved rounds of {options.duration:g} s per proxy"
@@ -192,6 +212,11 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[
             f"{mode:<8} {p50 * 1e3:>8.3f} {p99 * 1e3:>8.3f} {qps:>8.0f} "
             f"{p50 / base_p50:>6.2f} {p99 / base_p99:>6.2f} {qps / base_qps:>6.2f} {rss:>8.0f}"
         )
+    print("\nCPU µs per client query (where the cores went)")
+    print("{:<8} {:>8} {:>8} {:>8}".format("shadow", *cpu["off"]))
+    for mode, spent in cpu.items():
+        queries = max(1, len(collected[mode]))
+        print(f"{mode:<8} " + " ".join(f"{spent[name] / queries * 1e6:>8.0f}" for name in spent))
 
 
 def percentile(values: list[float], q: float) -> float:

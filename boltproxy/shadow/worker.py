@@ -1,11 +1,13 @@
 """The shadow sink: a never-blocking hand-off to a worker process that compares and stores.
 
 The relay calls :meth:`ShadowSink.submit` on the event loop. It only checks two
-bounds (entries and bytes waiting) and puts the exchange on a multiprocessing
-queue, whose feeder thread pickles it; a full queue drops and counts instead of
-waiting. Decoding, comparing and writing the store happen in a separate process
-(spawned, so it shares no state with the loop), so CPU spent on diffs does not
-add to client latency.
+bounds (entries and bytes waiting) and adds the exchange to a batch; a full
+queue drops and counts instead of waiting. Batches go onto a multiprocessing
+queue a few times a second, not one exchange at a time: every put wakes the
+queue's feeder thread, and that hand-over of the interpreter lock cost the loop
+more than all of the mirror's own work per query. Decoding, comparing and
+writing the store happen in a separate process (spawned, so it shares no state
+with the loop), so CPU spent on diffs does not add to client latency.
 
 The worker reports progress through a small shared array of counters (written
 only by the worker): entries and bytes consumed, and outcomes by kind. A
@@ -14,6 +16,7 @@ daemon thread in the proxy turns them into Prometheus counters.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -40,6 +43,8 @@ KINDS = tuple(OutcomeKind)
 _CONSUMED, _CONSUMED_BYTES, _ERRORS, _FIRST_KIND = 0, 1, 2, 3
 _COMMIT_EVERY = 500  # exchanges
 _COMMIT_INTERVAL = 1.0  # seconds
+_BATCH_WINDOW = 0.02  # seconds an exchange may wait for others to share its put
+_BATCH_MAX = 256  # exchanges: a fuller batch goes at once
 _STOP = None
 
 
@@ -55,6 +60,9 @@ class ShadowSink:
         self._submitted = 0
         self._submitted_bytes = 0
         self._dropped = 0
+        self._batch: list[Exchange] = []
+        self._batch_lock = threading.Lock()  # drain() and close() flush from other threads
+        self._flush_scheduled = False
         self._closed = False
         self._reported = [0] * (_FIRST_KIND + len(KINDS))
         self._metrics_interval = metrics_interval
@@ -98,11 +106,35 @@ class ShadowSink:
             return False
         self._submitted += 1
         self._submitted_bytes += size
-        self._queue.put_nowait(exchange)
+        with self._batch_lock:
+            self._batch.append(exchange)
+            full = len(self._batch) >= _BATCH_MAX
+        if full:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._schedule_flush()
         self._primary_latency.observe(exchange.primary.latency)
         if exchange.candidate is not None and not exchange.candidate_explained:
             self._candidate_latency.observe(exchange.candidate.latency)
         return True
+
+    def _schedule_flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside an event loop: nothing would flush later
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_later(_BATCH_WINDOW, self.flush)
+
+    def flush(self) -> None:
+        """Hand the exchanges batched so far to the worker."""
+        with self._batch_lock:
+            batch, self._batch = self._batch, []
+            self._flush_scheduled = False
+        if batch:
+            with contextlib.suppress(ValueError, OSError):  # closed under us at shutdown
+                self._queue.put_nowait(batch)
 
     @property
     def dropped(self) -> int:
@@ -138,6 +170,7 @@ class ShadowSink:
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until the worker has consumed everything submitted (for tests and replay)."""
+        self.flush()
         deadline = time.monotonic() + timeout
         while self._counters[_CONSUMED] < self._submitted:
             if time.monotonic() > deadline or not self._alive():
@@ -153,6 +186,7 @@ class ShadowSink:
         if self._closed:
             return
         self._closed = True
+        self.flush()
         if self._process is not None:
             with contextlib.suppress(ValueError, OSError):
                 self._queue.put(_STOP)
@@ -237,14 +271,15 @@ def _worker_main(jobs: Any, counters: Any, settings_json: str) -> None:
     try:
         while True:
             try:
-                exchange = jobs.get(timeout=_COMMIT_INTERVAL)
+                batch = jobs.get(timeout=_COMMIT_INTERVAL)
             except queue.Empty:
                 processor.tick()
                 continue
-            if exchange is _STOP:
+            if batch is _STOP:
                 break
-            _handle(processor, exchange, counters)
-            processor.tick()
+            for exchange in batch:
+                _handle(processor, exchange, counters)
+                processor.tick()
     finally:
         processor.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from boltproxy.metrics import REGISTRY
@@ -10,7 +11,7 @@ from boltproxy.shadow.exchange import NOT_MIRRORED
 from boltproxy.shadow.fingerprint import fingerprint
 from boltproxy.shadow.settings import ShadowSettings
 from boltproxy.shadow.store import load
-from boltproxy.shadow.worker import Processor, ShadowSink
+from boltproxy.shadow.worker import _BATCH_MAX, Processor, ShadowSink
 from tests.support.shadow_answers import answer, exchange
 
 
@@ -55,6 +56,51 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path: Path) -> Non
     sink.close()
     assert not sink.submit(ex)  # closed: dropped, never raised
     assert _metric("dropped") - before == 3
+
+
+class _RecordingQueue:
+    """Stands in for the worker's queue: records each put (one per batch)."""
+
+    def __init__(self) -> None:
+        self.puts: list[list[object]] = []
+        self.put_seen = asyncio.Event()
+
+    def put_nowait(self, item: list[object]) -> None:
+        self.puts.append(item)
+        self.put_seen.set()
+
+
+def test_exchanges_submitted_on_the_loop_share_one_put() -> None:
+    # One put per exchange woke the queue's feeder thread every query.
+    sink = ShadowSink(ShadowSettings())
+    recorder = _RecordingQueue()
+    sink._queue = recorder
+    ex = exchange("RETURN 1 AS x", answer(["x"], [[1]]), answer(["x"], [[1]]))
+
+    async def on_the_loop() -> None:
+        for _ in range(3):
+            assert sink.submit(ex)
+        assert recorder.puts == []  # batched, not yet handed over
+        await recorder.put_seen.wait()  # the batch window ends on its own
+
+    asyncio.run(on_the_loop())
+    assert [len(batch) for batch in recorder.puts] == [3]
+
+
+def test_a_full_batch_or_a_caller_outside_a_loop_is_handed_over_at_once() -> None:
+    sink = ShadowSink(ShadowSettings())
+    recorder = _RecordingQueue()
+    sink._queue = recorder
+    ex = exchange("RETURN 1 AS x", answer(["x"], [[1]]), answer(["x"], [[1]]))
+    assert sink.submit(ex)  # no running loop: nothing would flush it later
+    assert [len(batch) for batch in recorder.puts] == [1]
+
+    async def burst() -> None:
+        for _ in range(_BATCH_MAX):
+            assert sink.submit(ex)
+
+    asyncio.run(burst())
+    assert [len(batch) for batch in recorder.puts] == [1, _BATCH_MAX]
 
 
 def test_the_byte_bound_drops_large_exchanges(tmp_path: Path) -> None:
