@@ -195,6 +195,7 @@ def validate(sample: int, seed: int, batch_size: int, read_timeout: float, **opt
         return await validate_graphs(
             b, g, blue_database=blue.database, green_database=green.database,
             sample=sample, seed=seed, page=batch_size, read_timeout=read_timeout,
+            blue_endpoint=blue, green_endpoint=green,
         )  # fmt: skip
 
     report = _with_drivers("validate", options["as_json"], blue, green, work)

@@ -76,10 +76,21 @@ class _MultisetSum:
 class GraphFingerprint:
     """One server's entity hashes in a temporary SQLite file, and their refinement."""
 
-    def __init__(self, directory: Path | None = None, cache_kib: int = 32_768) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="boltproxy-validate-", dir=directory)
+    def __init__(
+        self, directory: Path | None = None, cache_kib: int = 32_768, *, path: Path | None = None
+    ) -> None:
+        """A new, empty store in a temporary directory; or, with ``path``, the store that
+        another process is filling or has filled there (it is neither created nor deleted)."""
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="boltproxy-validate-", dir=directory)
+            path = Path(self._tmp.name) / "graph.sqlite"
+            created = True
+        else:
+            created = False
+        self.path = path
         # Refinement runs in a worker thread (it is CPU-bound); one thread at a time uses it.
-        self.db = sqlite3.connect(Path(self._tmp.name) / "graph.sqlite", check_same_thread=False)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.create_function("mix", 3, mix, deterministic=True)
         self.db.create_aggregate("msum", 3, _MultisetSum)  # type: ignore[arg-type]
         for pragma in (
@@ -89,21 +100,28 @@ class GraphFingerprint:
             "temp_store = FILE",
         ):
             self.db.execute(f"PRAGMA {pragma}")
-        self.db.executescript(
-            """
-            CREATE TABLE nodes (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL,
-                                c INTEGER NOT NULL);
-            CREATE TABLE rels (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL,
-                               c INTEGER NOT NULL, s INTEGER NOT NULL, e INTEGER NOT NULL);
-            CREATE TABLE colour (id INTEGER PRIMARY KEY, c INTEGER NOT NULL);
-            """
-        )
+        if created:
+            self.db.executescript(
+                """
+                CREATE TABLE nodes (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL,
+                                    c INTEGER NOT NULL);
+                CREATE TABLE rels (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL,
+                                   c INTEGER NOT NULL, s INTEGER NOT NULL, e INTEGER NOT NULL);
+                CREATE TABLE colour (id INTEGER PRIMARY KEY, c INTEGER NOT NULL);
+                """
+            )
+            self.db.commit()
         self.rounds = 0
-        self.distinct = 0
+        self.distinct = 0 if created else self._count_distinct()
 
     def close(self) -> None:
         self.db.close()
-        self._tmp.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def reload(self) -> None:
+        """Another connection (a scanning process) sealed the store: take up its state."""
+        self.distinct = self._count_distinct()
 
     def __enter__(self) -> GraphFingerprint:
         return self

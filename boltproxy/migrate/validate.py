@@ -27,7 +27,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
+from boltproxy.migrate import scanproc
 from boltproxy.migrate.connect import Endpoint, Flavor, OnSide, open_driver, server_info
 from boltproxy.migrate.dialect import detect_dialect
 from boltproxy.migrate.format import Kind
@@ -42,6 +43,7 @@ from boltproxy.migrate.identity import GraphFingerprint, h64, multiset_differenc
 from boltproxy.migrate.ranges import IdRange, RangeCursor, scan_ranges
 from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.rendered import render_nodes
+from boltproxy.migrate.scanproc import ScanJob
 from boltproxy.migrate.schemadiff import Difference, diff_schema
 
 T = TypeVar("T")
@@ -135,6 +137,7 @@ class SideScan:
     rel_counts: Counter[str] = field(default_factory=Counter)
     rel_sums: Counter[str] = field(default_factory=Counter)
     groups: dict[int, str] = field(default_factory=dict)  # group hash → name (per label set)
+    group_keys: dict[str, int] = field(default_factory=dict)  # and back
     labels: set[str] = field(default_factory=set)  # names in use, not merely known
     types: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
@@ -142,8 +145,10 @@ class SideScan:
 
 
 def _group(side: SideScan, name: str) -> int:
-    key = h64(name.encode("utf-8"))
-    side.groups[key] = name
+    key = side.group_keys.get(name)
+    if key is None:  # once per label set or type, not per entity
+        key = side.group_keys[name] = h64(name.encode("utf-8"))
+        side.groups[key] = name
     return key
 
 
@@ -345,7 +350,12 @@ async def validate_graphs(
     rounds: int = DEFAULT_ROUNDS,
     temp_dir: Path | None = None,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
+    workers: int = 2,
+    blue_endpoint: Endpoint | None = None,
+    green_endpoint: Endpoint | None = None,
 ) -> Report:
+    """Compare blue with green. With both endpoints, each side is scanned by a process of
+    its own, connected anew (``workers`` concurrent ranges each)."""
     started = time.perf_counter()
     blue_info, green_info = await asyncio.gather(
         on_side("blue", server_info(blue, blue_database)),
@@ -360,12 +370,25 @@ async def validate_graphs(
         on_side("green", green_dialect.fetch_schema(green, green_database)),
     )
     with GraphFingerprint(temp_dir) as blue_print, GraphFingerprint(temp_dir) as green_print:
-        blue_scan, green_scan = await asyncio.gather(
-            scan(GraphReader(blue, blue_database, blue_info.flavor, side="blue",
-                             timeout=read_timeout), page, blue_print),
-            scan(GraphReader(green, green_database, green_info.flavor, side="green",
-                             timeout=read_timeout), page, green_print),
-        )  # fmt: skip
+        if blue_endpoint is not None and green_endpoint is not None:
+            # One process per side: the scans are CPU-bound in Python (see ``scanproc``).
+            jobs = [ScanJob(replace(endpoint, side=name), info.flavor, page, workers,
+                            read_timeout, fingerprint.path)
+                    for endpoint, name, info, fingerprint in (
+                        (blue_endpoint, "blue", blue_info, blue_print),
+                        (green_endpoint, "green", green_info, green_print))]  # fmt: skip
+            with scanproc.executor() as pool:
+                blue_scan, green_scan = await asyncio.gather(
+                    scanproc.scan_in(pool, jobs[0], blue_print),
+                    scanproc.scan_in(pool, jobs[1], green_print),
+                )
+        else:
+            blue_scan, green_scan = await asyncio.gather(
+                scan(GraphReader(blue, blue_database, blue_info.flavor, side="blue",
+                                 timeout=read_timeout), page, blue_print, workers),
+                scan(GraphReader(green, green_database, green_info.flavor, side="green",
+                                 timeout=read_timeout), page, green_print, workers),
+            )  # fmt: skip
         refinement = await refine_together(blue_print, green_print, rounds)
         groups = {**blue_scan.groups, **green_scan.groups}
         checks = [
@@ -404,6 +427,7 @@ async def run_validation(
             return await validate_graphs(
                 blue_driver, green_driver, blue_database=blue.database,
                 green_database=green.database, sample=sample, seed=seed,
+                blue_endpoint=blue, green_endpoint=green,
             )  # fmt: skip
         finally:
             await green_driver.close()
