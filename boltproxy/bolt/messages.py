@@ -276,7 +276,8 @@ def summary_has_more(payload: Buffer) -> bool:
                 payload[key_start:key_end] == _HAS_MORE_KEY
             ):
                 has_more = payload[key_end] == 0xC3
-            offset = packstream.skip(payload, key_end)
+            # The backend's bytes go on as received: walked, its text not decoded.
+            offset = packstream.skip(payload, key_end, check_text=False)
     except (IndexError, PackStreamError) as exc:
         raise MessageError(f"malformed SUCCESS metadata: {exc}") from None
     return has_more

@@ -287,78 +287,108 @@ def _structure(view: memoryview, offset: int, size: int, depth: int) -> tuple[St
 # --- validation without objects ------------------------------------------------
 
 
-def skip(data: Buffer, offset: int = 0) -> int:
+def skip(data: Buffer, offset: int = 0, *, check_text: bool = True) -> int:
     """Check one value at ``offset`` and return the offset after it.
 
     Builds no lists, maps or structures; strings are decoded only to check
-    their UTF-8. Raises :class:`PackStreamError` on any malformation.
+    their UTF-8, and not at all with ``check_text`` false (a server's summary,
+    forwarded as received, is only walked). Raises :class:`PackStreamError` on
+    any other malformation.
     """
     if offset < len(data):
         marker = data[offset]
         # Common small cases first: tiny ints, null/booleans, an empty map.
         if marker < 0x80 or marker >= 0xF0 or marker in (0xA0, 0xC0, 0xC2, 0xC3):
             return offset + 1
-    view = data if isinstance(data, memoryview) else memoryview(data)
+    # Walked as bytes: compiled, indexing bytes is a C array read (messages are bytes).
+    raw = data if isinstance(data, bytes) else bytes(data)
     try:
-        return _skip(view, offset, 0)
+        return _skip(raw, offset, 0, check_text)
     except (IndexError, struct.error):
-        raise PackStreamError(f"truncated value (input ends at {len(view)})") from None
+        raise PackStreamError(f"truncated value (input ends at {len(raw)})") from None
 
 
-def _skip(view: memoryview, offset: int, depth: int) -> int:
+def _skip(data: bytes, offset: int, depth: int, check_text: bool) -> int:
     if depth > MAX_DEPTH:
         raise PackStreamError(f"value nested deeper than {MAX_DEPTH} levels")
-    marker = view[offset]
+    marker = data[offset]
     offset += 1
     if marker < 0x80 or marker >= 0xF0 or marker in (0xC0, 0xC2, 0xC3):
         return offset
     high = marker & 0xF0
     if high == 0x80:
-        return _skip_string(view, offset, marker & 0x0F)
+        return _skip_string(data, offset, marker & 0x0F, check_text)
     if high == 0x90:
-        return _skip_items(view, offset, marker & 0x0F, depth)
+        return _skip_items(data, offset, marker & 0x0F, depth, check_text)
     if high == 0xA0:
-        return _skip_map(view, offset, marker & 0x0F, depth)
+        return _skip_map(data, offset, marker & 0x0F, depth, check_text)
     if high == 0xB0:
-        view[offset]
-        return _skip_items(view, offset + 1, marker & 0x0F, depth)
+        data[offset]
+        return _skip_items(data, offset + 1, marker & 0x0F, depth, check_text)
     fixed = _FIXED_SIZES.get(marker)
     if fixed is not None:
-        if offset + fixed > len(view):
+        if offset + fixed > len(data):
             raise PackStreamError(f"truncated number at {offset}")
         return offset + fixed
     if 0xCC <= marker <= 0xCE:
-        size, offset = _size(view, marker, offset, 0xCC)
-        if offset + size > len(view):
+        size, offset = _skip_size(data, marker, offset, 0xCC)
+        if offset + size > len(data):
             raise PackStreamError(f"truncated byte array at {offset}")
         return offset + size
     if 0xD0 <= marker <= 0xD2:
-        size, offset = _size(view, marker, offset, 0xD0)
-        return _skip_string(view, offset, size)
+        size, offset = _skip_size(data, marker, offset, 0xD0)
+        return _skip_string(data, offset, size, check_text)
     if 0xD4 <= marker <= 0xD6:
-        size, offset = _size(view, marker, offset, 0xD4)
-        return _skip_items(view, offset, size, depth)
+        size, offset = _skip_size(data, marker, offset, 0xD4)
+        return _skip_items(data, offset, size, depth, check_text)
     if 0xD8 <= marker <= 0xDA:
-        size, offset = _size(view, marker, offset, 0xD8)
-        return _skip_map(view, offset, size, depth)
+        size, offset = _skip_size(data, marker, offset, 0xD8)
+        return _skip_map(data, offset, size, depth, check_text)
     raise PackStreamError(f"unknown marker 0x{marker:02X} at {offset - 1}")
 
 
-def _skip_string(view: memoryview, offset: int, size: int) -> int:
-    return _string(view, offset, size)[1]
+def _skip_size(data: bytes, marker: int, offset: int, sized: int) -> tuple[int, int]:
+    """:func:`_size` over bytes."""
+    if marker == sized:
+        return data[offset], offset + 1
+    if marker == sized + 1:
+        return (data[offset] << 8) | data[offset + 1], offset + 2
+    size = _unpack_I(data, offset)[0]
+    if size >= 0x80000000:
+        raise PackStreamError(f"size too large at {offset}")
+    return size, offset + 4
 
 
-def _skip_items(view: memoryview, offset: int, size: int, depth: int) -> int:
+# Up to this size a string is checked from a copy; a longer one through a view.
+_SMALL_TEXT = 4096
+
+
+def _skip_string(data: bytes, offset: int, size: int, check_text: bool) -> int:
+    end = offset + size
+    if end > len(data):
+        raise PackStreamError(f"truncated string at {offset}")
+    if check_text:
+        try:
+            if size <= _SMALL_TEXT:
+                data[offset:end].decode("utf-8")
+            else:
+                str(memoryview(data)[offset:end], "utf-8")
+        except UnicodeDecodeError:
+            raise PackStreamError(f"invalid UTF-8 in the string at {offset}") from None
+    return end
+
+
+def _skip_items(data: bytes, offset: int, size: int, depth: int, check_text: bool) -> int:
     for _ in range(size):
-        offset = _skip(view, offset, depth + 1)
+        offset = _skip(data, offset, depth + 1, check_text)
     return offset
 
 
-def _skip_map(view: memoryview, offset: int, size: int, depth: int) -> int:
+def _skip_map(data: bytes, offset: int, size: int, depth: int, check_text: bool) -> int:
     for _ in range(size):
-        marker = view[offset]
+        marker = data[offset]
         if not (0x80 <= marker <= 0x8F or 0xD0 <= marker <= 0xD2):
             raise PackStreamError(f"map key at {offset} is not a string")
-        offset = _skip(view, offset, depth + 1)
-        offset = _skip(view, offset, depth + 1)
+        offset = _skip(data, offset, depth + 1, check_text)
+        offset = _skip(data, offset, depth + 1, check_text)
     return offset

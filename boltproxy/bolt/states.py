@@ -278,13 +278,9 @@ class Conversation:
             self._predicted = self._predict_after_setback(after[0])
         was_tx = before[0] in (S.TX_READY, S.TX_STREAMING)
         now_tx = after[0] in (S.TX_READY, S.TX_STREAMING)
+        # Positional: compiled, a call with keywords goes through the generic protocol.
         return Completed(
-            request=request,
-            outcome=outcome,
-            before=before[0],
-            after=after[0],
-            began_transaction=not was_tx and now_tx,
-            ended_transaction=was_tx and not now_tx,
+            request, outcome, before[0], after[0], not was_tx and now_tx, was_tx and not now_tx
         )
 
     def _predict_after_setback(self, state: ServerState) -> _Predicted:
