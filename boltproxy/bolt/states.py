@@ -82,6 +82,9 @@ _IGNORABLE = frozenset(
 )
 # Failing these leaves the connection unusable.
 _FATAL_ON_FAILURE = frozenset({Tag.HELLO, Tag.LOGON, Tag.RESET})
+_IN_TRANSACTION = frozenset({S.TX_READY, S.TX_STREAMING})
+# The prediction once nothing is pending, one per state: built once, not per summary.
+_ONLY: dict[ServerState, frozenset[ServerState]] = {state: frozenset({state}) for state in S}
 
 
 # Not frozen: one is made per summary on the relay path, and a frozen dataclass
@@ -272,12 +275,12 @@ class Conversation:
             raise ProtocolViolation(f"0x{tag:02X} is not a summary message")
         self._position = after
         if not self._pending:
-            self._predicted = frozenset({after[0]})
+            self._predicted = _ONLY[after[0]]
         elif outcome is not Outcome.SUCCESS:
             # Predictions assumed success. (After a success they still hold.)
             self._predicted = self._predict_after_setback(after[0])
-        was_tx = before[0] in (S.TX_READY, S.TX_STREAMING)
-        now_tx = after[0] in (S.TX_READY, S.TX_STREAMING)
+        was_tx = before[0] in _IN_TRANSACTION
+        now_tx = after[0] in _IN_TRANSACTION
         # Positional: compiled, a call with keywords goes through the generic protocol.
         return Completed(
             request, outcome, before[0], after[0], not was_tx and now_tx, was_tx and not now_tx
