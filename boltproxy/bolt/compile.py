@@ -7,8 +7,9 @@ The same typed sources are the one definition of the protocol: mypyc turns them
 into C extensions that Python imports in preference to the ``.py`` files beside
 them. Without a C compiler or mypyc nothing is built and the pure-Python modules
 stay in use; the relay behaves the same either way (the test suites pass on
-both). Measured here: the session's own work per single-row query roughly halves
-(about 40 → 21 µs with the bolt modules, about 12 µs with the session compiled too).
+both). Measured here, the session's own work per single-row query: about 30 µs
+in pure Python, 16 µs with the bolt modules compiled, 7 µs with the session
+compiled too; a counted RECORD about 0.4 µs pure, 0.01 µs compiled.
 """
 
 from __future__ import annotations

@@ -194,3 +194,30 @@ def test_uuid_of_packstream_v2_round_trips_and_is_skipped() -> None:
         skip(data[:10])
     with pytest.raises(PackStreamError):
         unpack_all(data[:10])
+
+
+@given(values, st.data())
+def test_walking_without_text_checks_agrees_on_every_boundary(
+    value: Any, data: st.DataObject
+) -> None:
+    # check_text=False only steps over strings: same ends, same refusals of the structure.
+    encoded = pack(value)
+    assert skip(encoded, check_text=False) == len(encoded)
+    assert skip(bytearray(encoded)) == skip(memoryview(encoded)) == len(encoded)
+    if len(encoded) >= 2:
+        cut = data.draw(st.integers(1, len(encoded) - 1))
+        with pytest.raises(PackStreamError):
+            skip(encoded[:cut], check_text=False)
+
+
+def test_walking_without_text_checks_steps_over_invalid_utf8_only() -> None:
+    invalid = bytes.fromhex("82 C3 28")
+    assert skip(invalid, check_text=False) == 3
+    with pytest.raises(PackStreamError, match="invalid UTF-8"):
+        skip(invalid)
+    with pytest.raises(PackStreamError, match="not a string"):
+        skip(bytes.fromhex("A1 01 02"), check_text=False)
+    long_text = pack("é" * 5000)  # past the copy threshold: checked through a view
+    assert skip(long_text) == len(long_text)
+    with pytest.raises(PackStreamError, match="invalid UTF-8"):
+        skip(long_text[:-1] + b"\xff")
