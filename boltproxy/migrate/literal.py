@@ -63,6 +63,26 @@ def value(tagged: Tagged) -> str:
     raise UnsupportedValue(f"FalkorDB cannot store a {type_name(tagged)}")
 
 
+def is_constant(tagged: Tagged) -> bool:
+    """Whether ``value`` renders ``tagged`` as a constant (not an expression or a call).
+
+    Only constants may be query parameters in FalkorDB's ``CYPHER name=value`` prefix.
+    """
+    tag = tagged[0]
+    if tag in ("n", "b", "s"):
+        return True
+    payload: Any = tagged[1]
+    if tag == "i":
+        return bool(payload != _INT64_MIN)
+    if tag == "f":
+        return not _float(payload).startswith("(")
+    if tag == "l":
+        return all(is_constant(item) for item in payload)
+    if tag == "m":
+        return all(is_constant(item) for item in payload.values())
+    return False
+
+
 _NON_FINITE = {"NaN": "(0.0 / 0.0)", "Infinity": "(1.0 / 0.0)", "-Infinity": "(-1.0 / 0.0)"}
 _TWO_POW_100 = 2.0**100
 

@@ -67,3 +67,15 @@ def test_denormal_float_literal_is_exact_and_not_a_bare_denormal() -> None:
         text = literal.value(encode(number))
         assert "e-3" not in text.split("*")[0]  # FalkorDB's parser refuses denormal literals
         assert eval(text) == number
+
+
+def test_constants_are_told_from_expressions() -> None:
+    from boltproxy.migrate.literal import is_constant
+
+    for tagged in (["n"], ["b", True], ["i", 3], ["f", 1.5], ["f", -0.0], ["s", "it's ("],
+                   ["l", [["i", 1], ["s", "x"]]], ["m", {"k": ["f", 2.0]}]):  # fmt: skip
+        assert is_constant(tagged), tagged
+    for tagged in (["i", -(2**63)], ["f", "NaN"], ["f", "Infinity"], ["f", 5e-324],
+                   ["l", [["i", 1], ["f", "NaN"]]], ["m", {"k": ["f", "-Infinity"]}],
+                   ["pt", [4326, 1.0, 2.0]], ["vec", ["f32", [1.0]]]):  # fmt: skip
+        assert not is_constant(tagged), tagged
