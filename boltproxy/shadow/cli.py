@@ -126,7 +126,8 @@ def replay_command(
             asyncio.run(run)
         except* (ClientError, OSError, TimeoutError) as group:
             processor.close()
-            _fail(f"blue could not be queried: {group.exceptions[0]}")
+            error = group.exceptions[0]
+            _fail(f"blue could not be queried: {error or type(error).__name__}")
         processor.close()
         try:
             status = _emit([path], settings, fmt, out)

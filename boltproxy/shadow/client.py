@@ -18,11 +18,19 @@ from urllib.parse import urlsplit
 from boltproxy import __version__
 from boltproxy.bolt import messages, packstream
 from boltproxy.bolt.framing import Message, MessageReader, NeedData, chunk
-from boltproxy.bolt.handshake import ClientHandshake, HandshakeFailed, Negotiated, SendBytes
+from boltproxy.bolt.handshake import (
+    ClientHandshake,
+    HandshakeFailed,
+    Negotiated,
+    Proposal,
+    SendBytes,
+)
 from boltproxy.bolt.messages import Tag
 from boltproxy.shadow.exchange import Answer, AnswerBuilder
 
 PROPOSALS = [((6, 0), 0), ((5, 8), 8), ((4, 4), 0)]
+# For a server that hangs up on a proposal it does not know (FalkorDB on 6.0).
+PROPOSALS_BEFORE_6 = [((5, 8), 8), ((4, 4), 0)]
 USER_AGENT = f"boltproxy-replay/{__version__}"
 
 
@@ -47,6 +55,10 @@ def basic_auth(user: str | None, password: str | None) -> dict[str, Any]:
     return {"scheme": "basic", "principal": user, "credentials": password or ""}
 
 
+class _Unanswered(ClientError):
+    """The server closed the connection without answering the handshake."""
+
+
 class RawBoltClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
@@ -57,34 +69,58 @@ class RawBoltClient:
 
     @classmethod
     async def connect(
-        cls, uri: str, auth: dict[str, Any], connect_timeout: float = 10.0
+        cls,
+        uri: str,
+        auth: dict[str, Any],
+        connect_timeout: float = 10.0,
+        *,
+        handshake_timeout: float = 5.0,
+        attempts: int = 3,
     ) -> RawBoltClient:
-        parts = urlsplit(uri)
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    parts.hostname, parts.port or 7687, ssl=_ssl_context(parts.scheme)
-                ),
-                connect_timeout,
-            )
-        except (OSError, TimeoutError) as exc:
-            raise ClientError(f"cannot connect to {parts.hostname}:{parts.port}: {exc}") from None
-        client = cls(reader, writer)
-        try:
-            await asyncio.wait_for(client._open(auth), connect_timeout)
-        except BaseException:
-            await client.close()
-            raise
-        return client
+        """Connect and log in; a handshake left unanswered is tried again on a new connection.
 
-    async def _open(self, auth: dict[str, Any]) -> None:
-        handshake = ClientHandshake(PROPOSALS)
+        Some servers (FalkorDB after connection churn) accept a connection and
+        never answer its handshake, or close it unanswered; a fresh connection
+        usually is answered. A server that hangs up on the handshake is offered
+        Bolt 5 and 4 only the next time: some close on a version they do not know.
+        """
+        parts = urlsplit(uri)
+        where = f"{parts.hostname}:{parts.port or 7687}"
+        last = ""
+        proposals = PROPOSALS
+        for _ in range(attempts):
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        parts.hostname, parts.port or 7687, ssl=_ssl_context(parts.scheme)
+                    ),
+                    connect_timeout,
+                )
+            except (OSError, TimeoutError) as exc:
+                raise ClientError(f"cannot connect to {where}: {exc or 'timed out'}") from None
+            client = cls(reader, writer)
+            try:
+                await asyncio.wait_for(client._open(auth, proposals), handshake_timeout)
+            except (TimeoutError, _Unanswered) as exc:
+                await client.close()
+                if isinstance(exc, _Unanswered):
+                    proposals = PROPOSALS_BEFORE_6
+                last = str(exc) or f"no answer within {handshake_timeout:g} s"
+                continue
+            except BaseException:
+                await client.close()
+                raise
+            return client
+        raise ClientError(f"{where} did not answer the handshake: {last} ({attempts} attempts)")
+
+    async def _open(self, auth: dict[str, Any], proposals: list[Proposal]) -> None:
+        handshake = ClientHandshake(proposals)
         self._writer.write(handshake.initial_bytes())
         leftover = b""
         while not self.version[0]:
             data = await self._reader.read(64)
             if not data:
-                raise ClientError("the server closed the connection during the handshake")
+                raise _Unanswered("the server closed the connection during the handshake")
             handshake.receive_data(data)
             while not isinstance(event := handshake.next_event(), NeedData):
                 if isinstance(event, SendBytes):

