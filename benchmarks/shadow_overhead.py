@@ -6,10 +6,13 @@ sandbox's jars and three proxies in front of them: relay only (``shadow.mode =
 everything mirrored (``all``, dual writes). The same load, from the official
 async driver in separate processes, runs against each, round by round
 interleaved so that drift on a shared machine hits them alike. Prints client
-p50/p99 latency and queries per second with their ratios to relay-only, and each
-proxy's resident memory (its own and its comparison worker's).
+p50/p99 latency and queries per second with their ratios to relay-only, each
+proxy's resident memory (its own and its comparison worker's), the CPU each
+process spent per query, and how much of the traffic the candidate saw (mirrored,
+or shed at ``shadow.max_concurrent``).
 
     python benchmarks/shadow_overhead.py [--duration 5] [--rounds 3] [--sessions 8]
+                                         [--max-concurrent 16]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -98,15 +102,16 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in text.split()]
 
 
-def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path
-                ) -> tuple[subprocess.Popen[bytes], int]:  # fmt: skip
-    port = free_port()
+def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path,
+                max_concurrent: int) -> tuple[subprocess.Popen[bytes], int, int]:  # fmt: skip
+    port, admin = free_port(), free_port()
     config = workdir / f"proxy-{mode}.toml"
     config.write_text(
         f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
-        f"[admin]\nenabled = false\n"
+        f'[admin]\nhost = "127.0.0.1"\nport = {admin}\n'
         f'[backends.blue]\nuri = "{blue.uri}"\n[backends.green]\nuri = "{green.uri}"\n'
         f'[shadow]\nmode = "{mode}"\nstore = "{workdir / f"shadow-{mode}.sqlite"}"\n'
+        f"max_concurrent = {max_concurrent}\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "1"],
@@ -117,11 +122,24 @@ def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path
         try:
             with neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=blue.auth) as d:
                 d.verify_connectivity()
-            return process, port
+            return process, port, admin
         except (neo4j.exceptions.ServiceUnavailable, OSError):
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"the {mode} proxy did not start") from None
             time.sleep(0.2)
+
+
+def shadow_counts(admin: int) -> dict[str, float]:
+    """Outcomes by kind, and units shed at the cap, from the proxy's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10).read().decode()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("boltproxy_shadow_outcomes_total{"):
+            kind = line.split('kind="', 1)[1].split('"', 1)[0]
+            counts[kind] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("boltproxy_shadow_shed_total "):
+            counts["shed"] = float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def seed(server: Neo4jServer) -> None:
@@ -142,6 +160,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=8, help="concurrent client sessions")
     parser.add_argument("--writes", type=float, default=0.1, help="share of write queries")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument("--max-concurrent", type=int, default=16,
+                        help="shadow.max_concurrent: sessions the candidate works for at once")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-shadow-bench-") as tmp:
@@ -151,7 +171,7 @@ def main() -> None:
                            password=password)  # fmt: skip
         green = Neo4jServer(workdir / "green", DEFAULT_VERSIONS["green"], name="green",
                             password=password)  # fmt: skip
-        proxies: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]] = {}
         try:
             for server in (blue, green):
                 server.prepare()
@@ -161,18 +181,18 @@ def main() -> None:
                 print(f"{server.name}: Neo4j {info.version}")
                 seed(server)
             for mode in MODES:
-                proxies[mode] = start_proxy(mode, blue, green, workdir)
+                proxies[mode] = start_proxy(mode, blue, green, workdir, options.max_concurrent)
             assert blue.pid is not None and green.pid is not None
             report(proxies, blue.auth, options, {"blue": blue.pid, "green": green.pid})
         finally:
-            for process, _ in proxies.values():
+            for process, _, _ in proxies.values():
                 process.terminate()
                 process.wait(30)
             for server in (blue, green):
                 server.stop()
 
 
-def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[str, str],
+def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: tuple[str, str],
            options: argparse.Namespace, servers: dict[str, int]) -> None:  # fmt: skip
     per_process = max(1, options.sessions // options.processes)
     collected: dict[str, list[float]] = {mode: [] for mode in proxies}
@@ -181,11 +201,11 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[
     cpu: dict[str, dict[str, float]] = {mode: {"proxy": 0.0, **dict.fromkeys(servers, 0.0)}
                                         for mode in proxies}  # fmt: skip
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
-        for _process, port in proxies.values():  # warm-up: JIT and query caches
+        for _process, port, _admin in proxies.values():  # warm-up: JIT and query caches
             uri = f"bolt://127.0.0.1:{port}"
             pool.map(_worker, [(uri, auth, per_process, 2.0, options.writes)] * options.processes)
         for _ in range(options.rounds):
-            for mode, (_, port) in proxies.items():
+            for mode, (_, port, _admin) in proxies.items():
                 uri = f"bolt://127.0.0.1:{port}"
                 job = (uri, auth, per_process, options.duration, options.writes)
                 pids = {"proxy": proxies[mode][0].pid, **servers}
@@ -217,6 +237,18 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int]], auth: tuple[
     for mode, spent in cpu.items():
         queries = max(1, len(collected[mode]))
         print(f"{mode:<8} " + " ".join(f"{spent[name] / queries * 1e6:>8.0f}" for name in spent))
+    print(f"\nWhat the candidate saw (shadow.max_concurrent = {options.max_concurrent}; "
+          "warm-up included)")  # fmt: skip
+    for mode, (_, _, admin) in proxies.items():
+        if mode == "off":
+            continue
+        counts = shadow_counts(admin)
+        shed = counts.pop("shed", 0.0)
+        compared = sum(counts.values())
+        total = compared + shed
+        print(f"{mode:<8} {total:>8.0f} queries: {compared / max(1.0, total):.0%} mirrored, "
+              f"{shed / max(1.0, total):.0%} shed; outcomes "
+              + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()) if v))
 
 
 def percentile(values: list[float], q: float) -> float:

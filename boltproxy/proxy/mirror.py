@@ -14,6 +14,14 @@ awaiting an answer, bytes); past a bound, or when the candidate is slow to
 read, fails or stops answering, the mirror is dropped for the rest of the
 session — cleanly, never half-mirrored — and what it still owed is reported as
 missing.
+
+Candidate work is also capped over all sessions (``max_concurrent``): while
+that many sessions have the candidate working for them, a session whose mirror
+is idle does not start a new unit of work (a transaction or an auto-commit
+query) there. The whole unit is shed and counted, and only where skipping it
+changes nothing on the candidate: any unit in ``reads`` mode, read units in
+``all`` mode (dual writes are never shed). Without this the candidate, when it
+shares the machine, takes the CPU the primary needs.
 """
 
 from __future__ import annotations
@@ -32,8 +40,8 @@ from boltproxy.bolt.messages import Tag, Version
 from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner
 from boltproxy.bolt.states import Conversation, Outcome, ServerState
 from boltproxy.proxy.bookmarks import BookmarkMap, translate_extra
-from boltproxy.shadow import rules
-from boltproxy.shadow.classify import explain_form
+from boltproxy.shadow import metrics, rules
+from boltproxy.shadow.classify import classify, explain_form
 from boltproxy.shadow.exchange import (
     DROPPED,
     NOT_MIRRORED,
@@ -52,6 +60,8 @@ _FILTER_KEYS = (
 )
 # Requests that are between the client and the primary only.
 _NOT_MIRRORED = frozenset({Tag.ROUTE, Tag.TELEMETRY})
+# The requests of a unit of work: what shedding a unit leaves out.
+_UNIT_REQUESTS = frozenset({Tag.BEGIN, Tag.RUN, Tag.PULL, Tag.DISCARD, Tag.COMMIT, Tag.ROLLBACK})
 
 
 class MirrorPolicy:
@@ -59,6 +69,10 @@ class MirrorPolicy:
 
     def __init__(self, settings: ShadowSettings) -> None:
         self.settings = settings
+        # Over all sessions of this policy: mirrors the candidate owes answers
+        # (``max_concurrent`` caps them) and units of work shed at that cap.
+        self.busy = 0
+        self.shed = 0
         # With sampling per session, a sampled session mirrors every query the
         # rules let through: the per-query decision then samples nothing.
         per_query = (
@@ -209,6 +223,8 @@ class Mirror:
         self._sent: deque[_Sent] = deque()
         self._outstanding = 0  # bytes sent that are not answered yet
         self._unsent = bytearray()  # before the link is ready
+        self._busy = False  # counted in the policy's busy mirrors
+        self._shedding = False  # the current unit of work is not mirrored
         # Requests from each boundary on, until the candidate has caught up.
         self._segments: deque[_Segment] = deque()
         self._held = 0  # requests in the segments
@@ -222,7 +238,13 @@ class Mirror:
     # --- what goes to the candidate ----------------------------------------
 
     def request(self, tag: int, raw: bytes, payload: bytes) -> Mirrored:
-        """What to send the candidate for one client request (empty: not mirrored).
+        """What to send the candidate for one client request (empty: not mirrored)."""
+        mirrored = self._request(tag, raw, payload)
+        self._count_busy()
+        return mirrored
+
+    def _request(self, tag: int, raw: bytes, payload: bytes) -> Mirrored:
+        """See :meth:`request`.
 
         Every RUN is mirrored so that the candidate's
         conversation stays the client's; a write in ``reads`` mode (or a query
@@ -238,6 +260,13 @@ class Mirror:
         elif tag == Tag.LOGON:
             self._user = _principal(payload)
         starts_unit = tag == Tag.BEGIN or (tag == Tag.RUN and not self._in_transaction)
+        if starts_unit:
+            self._shedding = self._sheds(tag, payload)
+        if tag in _UNIT_REQUESTS:
+            if self._shedding:
+                return self._shed(tag)
+        else:
+            self._shedding = False
         if tag == Tag.BEGIN:
             raw = self._rewrite_begin(payload)
             self._in_transaction = True
@@ -267,6 +296,41 @@ class Mirror:
         if self.dropped is not None:
             return Mirrored(b"")
         return Mirrored(data, capture, commit)
+
+    def _sheds(self, tag: int, payload: bytes) -> bool:
+        """Is the unit of work this request starts left out (the candidate's work is capped)?"""
+        settings = self._settings
+        if self._busy or self._policy.busy < settings.max_concurrent:
+            return False  # an idle candidate, or this session's own queue: no more concurrency
+        if settings.mode == "all":  # dual writes: only a unit that cannot write is shed
+            if tag == Tag.BEGIN:
+                _, fields = messages.decode(payload)
+                extra = fields[0] if fields and isinstance(fields[0], dict) else {}
+                if extra.get("mode") != "r":
+                    return False
+            else:
+                query, _, _, extra = parse_run(payload)
+                if extra.get("mode") != "r" and classify(query).write:
+                    return False
+        self._policy.shed += 1
+        metrics.SHED.inc()
+        return True
+
+    def _shed(self, tag: int) -> Mirrored:
+        """A request of a shed unit: the client's transaction state is still followed."""
+        if tag == Tag.BEGIN:
+            self._in_transaction = True
+        elif tag in (Tag.COMMIT, Tag.ROLLBACK):
+            self._in_transaction = False
+            self._transaction = {}
+        return Mirrored(b"")
+
+    def _count_busy(self) -> None:
+        """Keep the policy's count of mirrors the candidate owes answers."""
+        busy = self.dropped is None and (bool(self._sent) or bool(self._segments))
+        if busy != self._busy:
+            self._busy = busy
+            self._policy.busy += 1 if busy else -1
 
     def _emit(self, data: bytes, sent: _Sent) -> bytes:
         """Send one request now (or, before the link is ready, as soon as it is)."""
@@ -307,6 +371,7 @@ class Mirror:
             self._held -= len(segment.requests)
             for data, sent in segment.requests:
                 out += self._emit(data, sent)
+        self._count_busy()
         return out
 
     def link_ready(self) -> bytes:
@@ -388,6 +453,11 @@ class Mirror:
 
     def link_data(self, data: bytes) -> list[Capture]:
         """Follow the candidate's answers; returns captures whose candidate side is done."""
+        done = self._link_data(data)
+        self._count_busy()
+        return done
+
+    def _link_data(self, data: bytes) -> list[Capture]:
         if self.dropped is not None:
             return []
         scanner = self._scanner
@@ -494,6 +564,7 @@ class Mirror:
             if capture.candidate_answer is None and capture.candidate_missing is None:
                 capture.candidate_missing = missing
         self.released = owed
+        self._count_busy()
 
     def mark(self) -> int:
         """A point in the client's conversation: see :meth:`caught_up`."""

@@ -36,3 +36,9 @@ LATENCY = Histogram(
     buckets=_BUCKETS,
     registry=REGISTRY,
 )
+SHED = Counter(
+    "boltproxy_shadow_shed_total",
+    "Units of work (transactions, auto-commit queries) not mirrored because "
+    "shadow.max_concurrent sessions already had the candidate working.",
+    registry=REGISTRY,
+)

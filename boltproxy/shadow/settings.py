@@ -50,7 +50,8 @@ class ShadowSettings(_Section):
     # The mirror queue's bounds; beyond them exchanges are dropped and counted.
     queue_entries: int = Field(10_000, ge=1)
     queue_bytes: int = Field(64 << 20, ge=1 << 16)
-    # Candidate queries in flight at once, over all sessions.
+    # Sessions the candidate may be working for at once; at the cap a new unit of
+    # work that only reads (any unit in `reads` mode) is shed whole and counted.
     max_concurrent: int = Field(16, ge=1)
     # A candidate answer later than this is abandoned (outcome "timeout").
     query_timeout: float = Field(30.0, gt=0)

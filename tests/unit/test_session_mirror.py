@@ -49,12 +49,13 @@ WRITE = msg(Tag.RUN, "CREATE (n:T {v: $v}) RETURN n.v AS v", {"v": 1}, {})
 def shadowed(
     recorder: Recorder | None = None,
     bookmarks: BookmarkMap | None = None,
+    policy: MirrorPolicy | None = None,
     **settings: Any,
 ) -> ClientSession:
     """A shadowed session whose primary and candidate both agreed on Bolt 5.8."""
     plan = MirrorPlan(
         backend="green",
-        policy=MirrorPolicy(ShadowSettings(**settings)),
+        policy=policy or MirrorPolicy(ShadowSettings(**settings)),
         bookmarks=bookmarks or BookmarkMap(),
         manifest=False,
     )
@@ -84,8 +85,10 @@ def requests(data: bytes) -> list[tuple[int, list[Any]]]:
     return decode_all(data)
 
 
-def logged_in_pair(recorder: Recorder | None = None, **settings: Any) -> ClientSession:
-    session = shadowed(recorder, **settings)
+def logged_in_pair(
+    recorder: Recorder | None = None, policy: MirrorPolicy | None = None, **settings: Any
+) -> ClientSession:
+    session = shadowed(recorder, policy=policy, **settings)
     assert session.link_negotiated(MIRROR, (5, 8)) == []
     commands = session.client_data(HELLO + LOGON)
     assert to(PRIMARY, commands) == HELLO + LOGON
@@ -138,6 +141,51 @@ def test_writes_run_on_the_candidate_in_all_mode() -> None:
     session = logged_in_pair(mode="all")
     (run, _) = requests(to(MIRROR, session.client_data(WRITE + PULL)))
     assert run[1][0] == "CREATE (n:T {v: $v}) RETURN n.v AS v"
+
+
+def test_at_the_cap_of_candidate_work_a_new_unit_is_shed_whole_and_counted() -> None:
+    policy = MirrorPolicy(ShadowSettings(max_concurrent=1))
+    first, second = logged_in_pair(policy=policy), logged_in_pair(policy=policy)
+    assert to(MIRROR, first.client_data(RUN + PULL))  # the candidate works for the first
+    assert policy.busy == 1
+    # The second session's query runs on the primary only: nothing reaches the candidate.
+    commands = second.client_data(RUN + PULL)
+    assert to(PRIMARY, commands) == RUN + PULL and to(MIRROR, commands) == b""
+    answer = success(fields=["x"]) + record(1) + success(type="r")
+    assert second.link_data(PRIMARY, answer) == [SendToClient(answer)]  # nothing handed over
+    assert policy.shed == 1
+    # A whole transaction is shed, not a part of it.
+    read_tx = msg(Tag.BEGIN, {"mode": "r"}) + RUN + PULL + msg(Tag.COMMIT)
+    assert to(MIRROR, second.client_data(read_tx)) == b""
+    assert policy.shed == 2
+    # Once the candidate has answered the first session, the next unit is mirrored again.
+    first.link_data(PRIMARY, answer)
+    first.link_data(MIRROR, answer)
+    assert policy.busy == 0
+    sent = requests(to(MIRROR, second.client_data(RUN + PULL)))
+    assert [tag for tag, _ in sent] == [Tag.RUN, Tag.PULL]
+    assert policy.busy == 1 and policy.shed == 2
+
+
+def test_dual_writes_are_never_shed_reads_are() -> None:
+    policy = MirrorPolicy(ShadowSettings(mode="all", max_concurrent=1))
+    first, second = logged_in_pair(policy=policy), logged_in_pair(policy=policy)
+    first.client_data(RUN + PULL)
+    read = msg(Tag.RUN, "MATCH (n) RETURN n", {}, {"mode": "r"})
+    assert to(MIRROR, second.client_data(read + PULL)) == b""
+    second.link_data(PRIMARY, success(fields=["n"]) + success(type="r"))
+    sent = requests(to(MIRROR, second.client_data(WRITE + PULL)))
+    assert sent[0][1][0] == "CREATE (n:T {v: $v}) RETURN n.v AS v"
+    assert policy.shed == 1 and policy.busy == 2
+
+
+def test_a_dropped_mirror_no_longer_counts_as_candidate_work() -> None:
+    policy = MirrorPolicy(ShadowSettings(max_concurrent=1))
+    session = logged_in_pair(policy=policy)
+    session.client_data(RUN + PULL)
+    assert policy.busy == 1
+    session.deadline_expired("30 s for the candidate", "mirror")
+    assert policy.busy == 0
 
 
 def test_excluded_queries_are_compiled_not_compared() -> None:
