@@ -497,10 +497,12 @@ class Mirror:
             capture = self._streams.popleft()
             if capture is None or capture.candidate is None:
                 return None
-            metadata = _metadata(payload)
             builder = capture.candidate
-            answer = builder.failed(metadata) if tag == Tag.FAILURE else builder.finished(metadata)
-            capture.candidate_answer = answer
+            capture.candidate_answer = (
+                builder.failed(_metadata(payload))
+                if tag == Tag.FAILURE
+                else builder.finished_raw(payload)  # decoded in the worker
+            )
             return capture
         if sent.commit is not None and completed.outcome is Outcome.SUCCESS:
             bookmark = _metadata(payload).get("bookmark")
@@ -520,7 +522,7 @@ class Mirror:
                     max_bytes=self._settings.max_record_bytes,
                     started=sent.at,
                 )
-                capture.candidate.run_succeeded(_metadata(payload))
+                capture.candidate.run_succeeded_raw(payload)  # decoded in the worker
             self._streams.append(capture)
             return None
         if capture is None:
@@ -611,6 +613,27 @@ def relayed_only(
         ),
         candidate_missing=NOT_MIRRORED,
     )
+
+
+def summary_bookmark(payload: bytes | None) -> str | None:
+    """The ``bookmark`` of a SUCCESS payload, read without decoding the rest of it."""
+    if payload is None or len(payload) < 3:
+        return None
+    offset = 2  # after the structure header and the tag
+    marker = payload[offset]
+    if 0xA0 <= marker <= 0xAF:
+        entries, offset = marker & 0x0F, offset + 1
+    elif marker == 0xD8:
+        entries, offset = payload[offset + 1], offset + 2
+    else:
+        return None  # a summary map this large is not the one with a bookmark to pair
+    for _ in range(entries):
+        key, offset = packstream.unpack(payload, offset)
+        if key == "bookmark":
+            value, _ = packstream.unpack(payload, offset)
+            return value if isinstance(value, str) else None
+        offset = packstream.skip(payload, offset)
+    return None
 
 
 def _metadata(payload: bytes) -> dict[str, Any]:

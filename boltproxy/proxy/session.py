@@ -54,7 +54,13 @@ from boltproxy.bolt.scanner import RECORD_TAG, ResponseScanner, ScanError, Scann
 from boltproxy.bolt.states import Completed, Conversation, Outcome, ProtocolViolation, ServerState
 from boltproxy.config import BackendName
 from boltproxy.proxy.bookmarks import BookmarkMap, retarget
-from boltproxy.proxy.mirror import Capture, Mirror, MirrorPolicy, relayed_only
+from boltproxy.proxy.mirror import (
+    Capture,
+    Mirror,
+    MirrorPolicy,
+    relayed_only,
+    summary_bookmark,
+)
 from boltproxy.proxy.observer import SessionObserver
 from boltproxy.shadow.exchange import DROPPED, TIMEOUT, Answer, Exchange
 from boltproxy.shadow.settings import ShadowSettings
@@ -816,20 +822,16 @@ class ClientSession:
             self._observer.server_failure(side, kind, self._primary_name)
         elif completed.after is ServerState.READY and completed.request in (Tag.HELLO, Tag.LOGON):
             self._logged_in()
-        self._follow_query(completed, has_more, metadata)
+        self._follow_query(completed, has_more, metadata, found.payload)
         return self._rewrite_summary(completed, metadata)
 
     def _decodes(self, request: int | None) -> bool:
         """Is this request's SUCCESS read in full? (Only where its content is used.)"""
         if request in _DECODED_REPLIES:
             return True
-        if self._mirror is None:
-            return False
-        if request == Tag.RUN:
-            return bool(self._queries) and self._queries[0].capture is not None
-        if request in (Tag.PULL, Tag.DISCARD):
-            return bool(self._streams) and self._streams[0].capture is not None
-        return request == Tag.COMMIT and bool(self._commits)
+        # A mirrored query's SUCCESS payloads are handed over raw, for the
+        # shadow worker to decode: only a mirrored COMMIT's bookmark is read here.
+        return self._mirror is not None and request == Tag.COMMIT and bool(self._commits)
 
     def _logged_in(self) -> None:
         self._authenticated = True
@@ -838,7 +840,7 @@ class ClientSession:
             self._reader.max_message_size = self._limits.max_message_bytes
 
     def _follow_query(
-        self, completed: Completed, has_more: bool, metadata: dict[str, Any]
+        self, completed: Completed, has_more: bool, metadata: dict[str, Any], payload: bytes
     ) -> None:
         """Latency (RUN sent → the last summary of its result) and mirrored answers.
 
@@ -851,7 +853,7 @@ class ClientSession:
             query = self._queries.popleft()
             if outcome is Outcome.SUCCESS:
                 if query.capture is not None:
-                    query.capture.primary.run_succeeded(metadata)
+                    query.capture.primary.run_succeeded_raw(payload)
                 self._streams.append(query)
                 return
             self._untrack(query)
@@ -871,7 +873,7 @@ class ClientSession:
                 answer = (
                     builder.failed(metadata)
                     if outcome is Outcome.FAILURE
-                    else builder.finished(metadata)
+                    else builder.finished_raw(payload)
                 )
                 self._primary_done(capture, answer)
         elif request == Tag.COMMIT and self._commits:
@@ -1271,8 +1273,8 @@ class ClientSession:
         if capture.in_transaction or primary is None or candidate is None or mirror is None:
             return
         # An auto-commit query is a commit on both: its bookmarks name the same point.
-        theirs = (primary.summary or {}).get("bookmark")
-        ours = (candidate.summary or {}).get("bookmark")
+        theirs = summary_bookmark(primary.summary_payload)
+        ours = summary_bookmark(candidate.summary_payload)
         if isinstance(theirs, str) and isinstance(ours, str) and self._bookmarks is not None:
             self._bookmarks.record(self._primary_name, theirs, mirror.backend, ours)
 

@@ -1,10 +1,10 @@
 """What the relay hands to shadowing: one query and what each server answered.
 
 The relay builds these from bytes it already holds, on the client's path, so
-nothing here decodes records: RECORD payloads stay raw bytes and are decoded
-in the shadow worker process. Summary maps (RUN SUCCESS, final SUCCESS,
-FAILURE) are small and already decoded by the relay to follow the conversation,
-so they travel decoded. Everything is plain data, picklable for the worker.
+nothing here decodes records or successes: RECORD and SUCCESS payloads stay raw
+bytes and are decoded in the shadow worker process (:meth:`Answer.decode_payloads`).
+Only a FAILURE, which the relay reads anyway, travels decoded. Everything is
+plain data, picklable for the worker.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from boltproxy.bolt import messages
 
 Version = tuple[int, int]
 AccessMode = Literal["r", "w"]
@@ -46,10 +48,26 @@ class Answer:
     utc_patch: bool = False
     #: How many RECORDs the server sent, including any left out by the cap.
     record_count: int = 0
+    #: The RUN's and the last SUCCESS's payloads as received, until decoded.
+    run_payload: bytes | None = None
+    summary_payload: bytes | None = None
 
     @property
     def failed(self) -> bool:
         return self.failure is not None
+
+    def decode_payloads(self) -> None:
+        """Turn the raw SUCCESS payloads into ``run_metadata`` and ``summary`` (in the worker)."""
+        if self.run_payload is not None:
+            self.run_metadata, self.run_payload = success_metadata(self.run_payload), None
+        if self.summary_payload is not None:
+            self.summary, self.summary_payload = success_metadata(self.summary_payload), None
+
+
+def success_metadata(payload: bytes) -> dict[str, Any]:
+    """The metadata map of a SUCCESS payload (``B1 70 …``)."""
+    _, fields = messages.decode(payload)
+    return fields[0] if fields and isinstance(fields[0], dict) else {}
 
 
 class AnswerBuilder:
@@ -79,6 +97,10 @@ class AnswerBuilder:
     def run_succeeded(self, metadata: dict[str, Any]) -> None:
         self._answer.run_metadata = metadata
 
+    def run_succeeded_raw(self, payload: bytes) -> None:
+        """The RUN's SUCCESS payload, left for the worker to decode."""
+        self._answer.run_payload = payload
+
     def record(self, payload: bytes) -> None:
         answer = self._answer
         answer.record_count += 1
@@ -92,6 +114,11 @@ class AnswerBuilder:
 
     def finished(self, metadata: dict[str, Any]) -> Answer:
         self._answer.summary = metadata
+        return self._done()
+
+    def finished_raw(self, payload: bytes) -> Answer:
+        """The last SUCCESS payload, left for the worker to decode."""
+        self._answer.summary_payload = payload
         return self._done()
 
     def failed(self, metadata: dict[str, Any]) -> Answer:
@@ -147,4 +174,5 @@ class Exchange:
         for answer in (self.primary, self.candidate):
             if answer is not None:
                 total += sum(len(r) + 33 for r in answer.records)
+                total += len(answer.run_payload or b"") + len(answer.summary_payload or b"")
         return total

@@ -226,6 +226,9 @@ class Processor:
         self._last_commit = time.monotonic()
 
     def process(self, exchange: Exchange) -> Outcome | None:
+        for answer in (exchange.primary, exchange.candidate):
+            if answer is not None:
+                answer.decode_payloads()
         if self.capture is not None:
             self.capture.write(exchange)
         if exchange.candidate is None and exchange.candidate_missing == NOT_MIRRORED:

@@ -8,7 +8,7 @@ from boltproxy.bolt import messages
 from boltproxy.bolt.framing import chunk
 from boltproxy.bolt.messages import Tag
 from boltproxy.proxy.bookmarks import BookmarkMap
-from boltproxy.proxy.mirror import MirrorPolicy
+from boltproxy.proxy.mirror import MirrorPolicy, summary_bookmark
 from boltproxy.proxy.session import (
     ClientSession,
     CloseClient,
@@ -53,10 +53,11 @@ def shadowed(
     **settings: Any,
 ) -> ClientSession:
     """A shadowed session whose primary and candidate both agreed on Bolt 5.8."""
+    bookmarks = bookmarks or BookmarkMap()  # one map, as the server gives both
     plan = MirrorPlan(
         backend="green",
         policy=policy or MirrorPolicy(ShadowSettings(**settings)),
-        bookmarks=bookmarks or BookmarkMap(),
+        bookmarks=bookmarks,
         manifest=False,
     )
     session = ClientSession(
@@ -67,6 +68,7 @@ def shadowed(
         observer=recorder or Recorder(),
         limits=LIMITS,
         mirror=plan,
+        bookmarks=bookmarks,
         session_id="s1",
         clock=lambda: 0.0,
     )
@@ -86,9 +88,12 @@ def requests(data: bytes) -> list[tuple[int, list[Any]]]:
 
 
 def logged_in_pair(
-    recorder: Recorder | None = None, policy: MirrorPolicy | None = None, **settings: Any
+    recorder: Recorder | None = None,
+    policy: MirrorPolicy | None = None,
+    bookmarks: BookmarkMap | None = None,
+    **settings: Any,
 ) -> ClientSession:
-    session = shadowed(recorder, policy=policy, **settings)
+    session = shadowed(recorder, bookmarks, policy, **settings)
     assert session.link_negotiated(MIRROR, (5, 8)) == []
     commands = session.client_data(HELLO + LOGON)
     assert to(PRIMARY, commands) == HELLO + LOGON
@@ -124,6 +129,11 @@ def test_a_read_is_run_on_both_and_handed_over_with_both_answers() -> None:
     assert exchange.primary.records == [messages.record([1])]
     assert exchange.candidate is not None
     assert exchange.candidate.records == [messages.record([2])]
+    # Successes travel as received; the shadow worker decodes them, not the loop.
+    assert exchange.primary.run_metadata is None
+    assert exchange.primary.run_payload == messages.encode(Tag.SUCCESS, {"fields": ["x"]})
+    exchange.primary.decode_payloads()
+    exchange.candidate.decode_payloads()
     assert exchange.primary.run_metadata == {"fields": ["x"]}
     assert exchange.candidate.summary == {"type": "r"}
     assert not exchange.candidate_explained
@@ -214,6 +224,29 @@ def test_bookmarks_are_translated_through_the_commits_both_sides_made() -> None:
     assert begin[1][0]["bookmarks"] == ["green:3"]
     # The primary gets the client's bookmarks as they were.
     assert to(PRIMARY, commands) == msg(Tag.BEGIN, {"bookmarks": ["blue:7", "blue:unknown"]})
+
+
+def test_an_auto_commit_query_pairs_the_bookmarks_both_sides_ended_with() -> None:
+    session = logged_in_pair(bookmarks=BookmarkMap())
+    session.client_data(RUN + PULL)
+    done = success(type="r", bookmark="blue:9", t_last=1, db="neo4j")
+    session.link_data(PRIMARY, success(fields=["x"]) + record(1) + done)
+    session.link_data(MIRROR, success(fields=["x"]) + record(1) + success(bookmark="green:4"))
+    commands = session.client_data(msg(Tag.BEGIN, {"bookmarks": ["blue:9"]}))
+    (begin,) = requests(to(MIRROR, commands))
+    assert begin[1][0]["bookmarks"] == ["green:4"]
+
+
+def test_the_bookmark_is_read_from_a_raw_success_without_decoding_it_all() -> None:
+    def payload(**metadata: Any) -> bytes:
+        return messages.encode(Tag.SUCCESS, metadata)
+
+    assert summary_bookmark(payload(stats={"nodes-created": 1}, bookmark="b:1", db="x")) == "b:1"
+    many = {f"k{i}": [i, {"bookmark": "inner"}] for i in range(20)}
+    assert summary_bookmark(payload(**many)) is None  # only top-level keys count
+    assert summary_bookmark(payload(**many, bookmark="b:2")) == "b:2"
+    assert summary_bookmark(payload(bookmark=7)) is None
+    assert summary_bookmark(payload()) is None and summary_bookmark(None) is None
 
 
 def test_a_candidate_failure_is_reset_by_the_proxy_before_the_next_request() -> None:
