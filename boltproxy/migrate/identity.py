@@ -197,13 +197,15 @@ class GraphFingerprint:
             " GROUP BY n.grp, k.c ORDER BY n.grp, k.c"
         )
 
-    def relationship_colours(self) -> Iterator[tuple[int, int, int]]:
-        """``(group, hash of content and both endpoint colours, count)`` sorted."""
+    def relationship_colours(self) -> Iterator[tuple[int, ...]]:
+        """``(group, content, start colour, end colour, count)`` sorted.
+
+        The triple itself, not a hash of it: exact, and no Python call per relationship.
+        """
         yield from self.db.execute(
-            "SELECT grp, h, count(*) FROM (SELECT r.grp AS grp,"
-            " mix(r.c, coalesce(a.c, 0), coalesce(b.c, 0)) AS h FROM rels r"
-            " LEFT JOIN colour a ON a.id = r.s LEFT JOIN colour b ON b.id = r.e)"
-            " GROUP BY grp, h ORDER BY grp, h"
+            "SELECT r.grp, r.c, coalesce(a.c, 0), coalesce(b.c, 0), count(*) FROM rels r"
+            " LEFT JOIN colour a ON a.id = r.s LEFT JOIN colour b ON b.id = r.e"
+            " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
         )
 
     def sample_nodes(self, size: int, seed: int) -> list[tuple[int, int]]:
@@ -224,27 +226,28 @@ class GraphFingerprint:
 
 
 def multiset_difference(
-    blue: Iterator[tuple[int, int, int]], green: Iterator[tuple[int, int, int]]
+    blue: Iterator[tuple[int, ...]], green: Iterator[tuple[int, ...]]
 ) -> Iterator[tuple[int, int, int]]:
-    """``(group, blue surplus, green surplus)`` per hash where two sorted multisets differ.
+    """``(group, blue surplus, green surplus)`` per key where two sorted multisets differ.
 
-    Both inputs are sorted by ``(group, hash)``; they are walked together, so
-    nothing but the current row of each is held.
+    Rows are ``(group, *key, count)``, sorted by ``(group, *key)``; they are walked
+    together, so nothing but the current row of each is held.
     """
-    sentinel = (1 << 64, 0, 0)
-    b = next(blue, sentinel)
-    g = next(green, sentinel)
-    while b is not sentinel or g is not sentinel:
-        bkey, gkey = b[:2], g[:2]
-        if b is not sentinel and (g is sentinel or bkey < gkey):
-            yield b[0], b[2], 0
-            b = next(blue, sentinel)
-        elif g is not sentinel and (b is sentinel or gkey < bkey):
-            yield g[0], 0, g[2]
-            g = next(green, sentinel)
+    b = next(blue, None)
+    g = next(green, None)
+    while b is not None or g is not None:
+        bkey = b[:-1] if b is not None else None
+        gkey = g[:-1] if g is not None else None
+        if b is not None and (gkey is None or bkey < gkey):  # type: ignore[operator]
+            yield b[0], b[-1], 0
+            b = next(blue, None)
+        elif g is not None and (bkey is None or gkey < bkey):  # type: ignore[operator]
+            yield g[0], 0, g[-1]
+            g = next(green, None)
         else:
-            if b[2] != g[2]:
-                surplus = b[2] - g[2]
+            assert b is not None and g is not None
+            if b[-1] != g[-1]:
+                surplus = b[-1] - g[-1]
                 yield b[0], max(surplus, 0), max(-surplus, 0)
-            b = next(blue, sentinel)
-            g = next(green, sentinel)
+            b = next(blue, None)
+            g = next(green, None)

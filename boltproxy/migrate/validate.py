@@ -238,8 +238,8 @@ def compare_groups(
 
 def structure_check(
     name: str,
-    blue: Iterator[tuple[int, int, int]],
-    green: Iterator[tuple[int, int, int]],
+    blue: Iterator[tuple[int, ...]],
+    green: Iterator[tuple[int, ...]],
     groups: dict[int, str],
     what: str,
 ) -> Check:
