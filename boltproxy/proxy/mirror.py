@@ -60,6 +60,7 @@ _FILTER_KEYS = (
 )
 # Requests that are between the client and the primary only.
 _NOT_MIRRORED = frozenset({Tag.ROUTE, Tag.TELEMETRY})
+_RUN_EXTRAS_KEPT = 1024
 # The requests of a unit of work: what shedding a unit leaves out.
 _UNIT_REQUESTS = frozenset({Tag.BEGIN, Tag.RUN, Tag.PULL, Tag.DISCARD, Tag.COMMIT, Tag.ROLLBACK})
 
@@ -73,6 +74,9 @@ class MirrorPolicy:
         # (``max_concurrent`` caps them) and units of work shed at that cap.
         self.busy = 0
         self.shed = 0
+        # A RUN's extra map as the client packed it → (decoded, rewritten for the
+        # candidate): applications send the same few again and again.
+        self.run_extras: dict[tuple[bytes, bool, Version], tuple[dict[str, Any], bytes]] = {}
         # With sampling per session, a sampled session mirrors every query the
         # rules let through: the per-query decision then samples nothing.
         per_query = (
@@ -398,7 +402,10 @@ class Mirror:
 
     def _rewrite_run(self, payload: bytes) -> tuple[bytes, Capture | None]:
         # Parameters stay the bytes the client packed: only query and extra change.
-        query, offset, params_end, extra = parse_run(payload)
+        query, offset = packstream.unpack(payload, 2)
+        query = str(query)
+        params_end = packstream.skip(payload, offset)
+        extra, shadow_extra = self._run_extra(payload, params_end)
         context = self._transaction if self._in_transaction else extra
         database = _text(context.get("db"))
         mode = _text(context.get("mode"))
@@ -427,8 +434,26 @@ class Mirror:
         body = bytearray(payload[:2])
         packstream.pack_into(body, shadow_query)
         body += payload[offset:params_end]
-        packstream.pack_into(body, self._shadow_extra(extra, not self._in_transaction))
+        body += shadow_extra
         return chunk(bytes(body)), capture
+
+    def _run_extra(self, payload: bytes, start: int) -> tuple[dict[str, Any], bytes]:
+        """A RUN's extra map and its candidate form, packed (cached unless it has bookmarks)."""
+        starts_transaction = not self._in_transaction
+        key = (payload[start:], starts_transaction, self.version)
+        cache = self._policy.run_extras
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        extra, _ = packstream.unpack(payload, start)
+        extra = extra if isinstance(extra, dict) else {}
+        shadow_extra = packstream.pack(self._shadow_extra(extra, starts_transaction))
+        # Bookmarks are translated through the map as it is now: never reused.
+        if not (starts_transaction and extra.get("bookmarks")):
+            if len(cache) >= _RUN_EXTRAS_KEPT:
+                cache.clear()
+            cache[key] = (extra, shadow_extra)
+        return extra, shadow_extra
 
     def _shadow_extra(self, extra: dict[str, Any], starts_transaction: bool) -> dict[str, Any]:
         extra = dict(extra)
@@ -482,9 +507,13 @@ class Mirror:
             return None
         if not self._sent:
             raise BoltError("the candidate answered a request that was never sent")
-        has_more = tag == Tag.SUCCESS and messages.summary_has_more(payload)
-        completed = self._conversation.on_summary(tag, has_more=has_more)
         sent = self._sent[0]
+        has_more = (
+            tag == Tag.SUCCESS
+            and sent.tag in (Tag.PULL, Tag.DISCARD)
+            and messages.summary_has_more(payload)
+        )
+        completed = self._conversation.on_summary(tag, has_more=has_more)
         if not has_more:
             self._sent.popleft()
             self._outstanding -= sent.size
