@@ -12,7 +12,12 @@ process spent per query, and how much of the traffic the candidate saw (mirrored
 or shed at ``shadow.max_concurrent``).
 
     python benchmarks/shadow_overhead.py [--duration 5] [--rounds 3] [--sessions 8]
-                                         [--max-concurrent 16]
+                                         [--rate 0] [--max-concurrent 16]
+
+Closed loop (the default) saturates the machine: with the candidate on the same
+cores every mirrored query is a second execution there, and throughput falls
+with the candidate's CPU per query. ``--rate`` paces the load instead (say half
+of what relay-only sustains), which is how a proxy in production runs.
 """
 
 from __future__ import annotations
@@ -44,28 +49,39 @@ NODES = 1000
 MODES = ("off", "reads", "all")
 
 
-async def _load(uri: str, auth: tuple[str, str], sessions: int, seconds: float, writes: float
-                ) -> list[float]:  # fmt: skip
+async def _load(uri: str, auth: tuple[str, str], sessions: int, seconds: float, writes: float,
+                rate: float) -> list[float]:  # fmt: skip
+    """Queries as fast as answered (rate 0) or paced at ``rate`` per second in all.
+
+    Paced latency counts from when a query was due, not when it was sent, so a
+    proxy that falls behind is charged for the wait (no coordinated omission).
+    """
     latencies: list[float] = []
     async with neo4j.AsyncGraphDatabase.driver(uri, auth=auth) as driver:
         await driver.verify_connectivity()
-        deadline = time.perf_counter() + seconds
+        begin = time.perf_counter()
+        deadline = begin + seconds
+        interval = sessions / rate if rate > 0 else 0.0
 
-        async def one_session() -> None:
+        async def one_session(index: int) -> None:
             rng = random.Random()
+            due = begin + index * interval / sessions
             async with driver.session() as session:
                 while time.perf_counter() < deadline:
+                    if interval:
+                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     query = WRITE if rng.random() < writes else READ
-                    started = time.perf_counter()
+                    started = due if interval else time.perf_counter()
                     result = await session.run(query, id=rng.randrange(NODES), v=rng.random())
                     await result.consume()
                     latencies.append(time.perf_counter() - started)
+                    due += interval
 
-        await asyncio.gather(*(one_session() for _ in range(sessions)))
+        await asyncio.gather(*(one_session(i) for i in range(sessions)))
     return latencies
 
 
-def _worker(args: tuple[str, tuple[str, str], int, float, float]) -> list[float]:
+def _worker(args: tuple[str, tuple[str, str], int, float, float, float]) -> list[float]:
     return asyncio.run(_load(*args))
 
 
@@ -160,6 +176,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=8, help="concurrent client sessions")
     parser.add_argument("--writes", type=float, default=0.1, help="share of write queries")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="proxies to compare, the first being the base of the ratios")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="queries/s in all, paced (0: as fast as answered, closed loop)")
     parser.add_argument("--max-concurrent", type=int, default=16,
                         help="shadow.max_concurrent: sessions the candidate works for at once")
     options = parser.parse_args()
@@ -180,7 +200,7 @@ def main() -> None:
                 info = server.finish()
                 print(f"{server.name}: Neo4j {info.version}")
                 seed(server)
-            for mode in MODES:
+            for mode in options.modes.split(","):
                 proxies[mode] = start_proxy(mode, blue, green, workdir, options.max_concurrent)
             assert blue.pid is not None and green.pid is not None
             report(proxies, blue.auth, options, {"blue": blue.pid, "green": green.pid})
@@ -203,11 +223,17 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
         for _process, port, _admin in proxies.values():  # warm-up: JIT and query caches
             uri = f"bolt://127.0.0.1:{port}"
-            pool.map(_worker, [(uri, auth, per_process, 2.0, options.writes)] * options.processes)
-        for _ in range(options.rounds):
+            rate = options.rate / options.processes
+            warm = (uri, auth, per_process, 2.0, options.writes, rate)
+            pool.map(_worker, [warm] * options.processes)
+        for index in range(options.rounds):
+            if index:  # memory over a long run: it must stay within the configured bounds
+                sizes = [f"{mode} {rss_mib(p.pid):.0f}" for mode, (p, _, _) in proxies.items()]
+                print(f"after round {index}: RSS MiB " + ", ".join(sizes), flush=True)
             for mode, (_, port, _admin) in proxies.items():
                 uri = f"bolt://127.0.0.1:{port}"
-                job = (uri, auth, per_process, options.duration, options.writes)
+                rate = options.rate / options.processes
+                job = (uri, auth, per_process, options.duration, options.writes, rate)
                 pids = {"proxy": proxies[mode][0].pid, **servers}
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 for part in pool.map(_worker, [job] * options.processes):
@@ -215,15 +241,18 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
                 seconds[mode] += options.duration
                 for name, pid in pids.items():
                     cpu[mode][name] += cpu_seconds(pid) - before[name]
+    pace = f"paced at {options.rate:g} queries/s" if options.rate else "closed loop"
     print(
-        f"\n{os.cpu_count()} cores; {options.sessions} sessions, {options.writes:.0%} writes; "
+        f"\n{os.cpu_count()} cores; {options.sessions} sessions ({pace}), "
+        f"{options.writes:.0%} writes; "
         f"{options.rounds} interleaved rounds of {options.duration:g} s per proxy"
     )
     head = ("shadow", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x", "RSS MiB")
     print("{:<8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}".format(*head))
-    base = collected["off"]
+    first = next(iter(collected))
+    base = collected[first]
     base_p50, base_p99 = percentile(base, 0.5), percentile(base, 0.99)
-    base_qps = len(base) / seconds["off"]
+    base_qps = len(base) / seconds[first]
     for mode, latencies in collected.items():
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         qps = len(latencies) / seconds[mode]
@@ -233,7 +262,7 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
             f"{p50 / base_p50:>6.2f} {p99 / base_p99:>6.2f} {qps / base_qps:>6.2f} {rss:>8.0f}"
         )
     print("\nCPU µs per client query (where the cores went)")
-    print("{:<8} {:>8} {:>8} {:>8}".format("shadow", *cpu["off"]))
+    print("{:<8} {:>8} {:>8} {:>8}".format("shadow", *cpu[first]))
     for mode, spent in cpu.items():
         queries = max(1, len(collected[mode]))
         print(f"{mode:<8} " + " ".join(f"{spent[name] / queries * 1e6:>8.0f}" for name in spent))
