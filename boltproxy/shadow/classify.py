@@ -8,6 +8,7 @@ tell the comparer which differences are expected.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from boltproxy.shadow.lexer import Kind, Token, tokenize
 
@@ -104,6 +105,8 @@ def _dotted_name(tokens: list[Token], index: int) -> tuple[str, int]:
     return "".join(parts), index
 
 
+# Applications send the same texts again and again; tokenizing one is the cost.
+@lru_cache(maxsize=4096)
 def classify(query: str) -> Classification:
     tokens = tokenize(query)
     reasons: list[str] = []
@@ -189,6 +192,7 @@ def explain_form(query: str) -> str:
     return f"{query[:at]}EXPLAIN {query[at:]}"
 
 
+@lru_cache(maxsize=4096)
 def nondeterminism(query: str) -> tuple[str, ...]:
     """Functions in ``query`` whose results differ between runs or servers."""
     tokens = tokenize(query)
@@ -210,6 +214,7 @@ def nondeterminism(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+@lru_cache(maxsize=4096)
 def orders_results(query: str) -> bool:
     """Whether the final RETURN at the top level has an ORDER BY (not undone by UNION)."""
     tokens = tokenize(query)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -46,6 +47,7 @@ _COMMIT_INTERVAL = 1.0  # seconds
 _BATCH_WINDOW = 0.02  # seconds an exchange may wait for others to share its put
 _BATCH_MAX = 256  # exchanges: a fuller batch goes at once
 _STOP = None
+_WORKER_NICENESS = 10
 
 
 class ShadowSink:
@@ -269,6 +271,11 @@ class Processor:
 def _worker_main(jobs: Any, counters: Any, settings_json: str) -> None:
     # The proxy decides when the worker stops (a sentinel), not a Ctrl-C to the group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Comparing is never urgent: on a busy machine the relay and the servers go
+    # first, and a worker that falls behind fills its bounded queue, which drops
+    # and counts instead of slowing anyone down.
+    with contextlib.suppress(OSError):
+        os.nice(_WORKER_NICENESS)
     settings = ShadowSettings.model_validate_json(settings_json)
     processor = Processor(settings)
     try:
