@@ -63,7 +63,7 @@ class ProxyServer:
         self._connections: set[ClientConnection] = set()
         self._buffered = 0  # bytes of partly received client messages, all connections
         self.mirror_policy = MirrorPolicy(settings.shadow)
-        self.bookmarks = BookmarkMap()
+        self.bookmarks = BookmarkMap(settings.shadow.bookmark_pairs)
         # Where mirrored exchanges go to be compared (off the event loop).
         self.shadow_sink: ShadowSink | None = None
         self.control: ControlPlane | None = None

@@ -53,6 +53,9 @@ class ShadowSettings(_Section):
     # Sessions the candidate may be working for at once; at the cap a new unit of
     # work that only reads (any unit in `reads` mode) is shed whole and counted.
     max_concurrent: int = Field(16, ge=1)
+    # Commits paired between primary and candidate (to translate bookmarks); the
+    # oldest pairs go first. About 550 bytes each (100,000: some 55 MB).
+    bookmark_pairs: int = Field(100_000, ge=1)
     # A candidate answer later than this is abandoned (outcome "timeout").
     query_timeout: float = Field(30.0, gt=0)
     # Per-query cap on the records kept from each side for comparison.
