@@ -176,6 +176,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=8, help="concurrent client sessions")
     parser.add_argument("--writes", type=float, default=0.1, help="share of write queries")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument("--warmup", type=float, default=20.0,
+                        help="seconds of load per proxy first: a cold JVM compiles for a minute")
     parser.add_argument("--modes", default=",".join(MODES),
                         help="proxies to compare, the first being the base of the ratios")
     parser.add_argument("--rate", type=float, default=0.0,
@@ -224,7 +226,7 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
         for _process, port, _admin in proxies.values():  # warm-up: JIT and query caches
             uri = f"bolt://127.0.0.1:{port}"
             rate = options.rate / options.processes
-            warm = (uri, auth, per_process, 2.0, options.writes, rate)
+            warm = (uri, auth, per_process, options.warmup, options.writes, rate)
             pool.map(_worker, [warm] * options.processes)
         for index in range(options.rounds):
             if index:  # memory over a long run: it must stay within the configured bounds
@@ -273,10 +275,13 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
             continue
         counts = shadow_counts(admin)
         shed = counts.pop("shed", 0.0)
-        compared = sum(counts.values())
-        total = compared + shed
-        print(f"{mode:<8} {total:>8.0f} queries: {compared / max(1.0, total):.0%} mirrored, "
-              f"{shed / max(1.0, total):.0%} shed; outcomes "
+        lost = counts.get("dropped", 0.0) + counts.get("timeout", 0.0)
+        total = sum(counts.values()) + shed
+        compared = total - shed - lost
+        share = {name: f"{value / max(1.0, total):.0%}"
+                 for name, value in (("compared", compared), ("lost", lost), ("shed", shed))}
+        print(f"{mode:<8} {total:>8.0f} queries: {share['compared']} compared, "
+              f"{share['lost']} dropped or timed out, {share['shed']} shed; outcomes "
               + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()) if v))
 
 
