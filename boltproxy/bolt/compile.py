@@ -28,9 +28,9 @@ ROOT = PACKAGE.parent.parent
 # The client session is the relay's per-message logic: compiling it halves what
 # is left of the session's own work per query. The mirror (and the bookmark map it
 # translates through) is the same per message for a shadowed session: a mirrored
-# read's session work is 87 µs pure, 31 compiled without it, 23.5 with it. The socket side (connection,
-# link, observer) was measured compiled too and gained nothing: asyncio's
-# protocol classes stay Python classes, so it stays interpreted.
+# read's session work is 87 µs pure, 31 compiled without it, 23.5 with it. The
+# socket side (connection, link, observer) was measured compiled too and gained
+# nothing: asyncio's protocol classes stay Python classes, so it stays interpreted.
 MODULES = (
     "bolt/packstream",
     "bolt/messages",
