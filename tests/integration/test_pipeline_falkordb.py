@@ -8,37 +8,38 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import neo4j
 import pytest
 from rich.console import Console
 
 from boltproxy.pipeline import cli
-from boltproxy.pipeline.model import Options, Servers
+from boltproxy.pipeline.model import Options, Servers, StepResult
 from boltproxy.sandbox.falkordb import FalkorDBServer
 from tests.support.falkordb import DRIVER_SETTINGS
 
 pytestmark = pytest.mark.falkordb
 
 
-def test_pipeline_on_falkordb_passes(
-    falkordb_pair: tuple[FalkorDBServer, FalkorDBServer], tmp_path: Path
-) -> None:
-    blue, green = falkordb_pair
-    for server in falkordb_pair:
+def run_pipeline(
+    pair: tuple[FalkorDBServer, FalkorDBServer],
+    work: Path,
+    before_step: Callable[[str, Servers | None], None] | None = None,
+    **more: Any,
+) -> tuple[int, dict[str, StepResult]]:
+    """The pipeline on the two (emptied) servers, with a small generated dataset."""
+    blue, green = pair
+    for server in pair:
         server.delete_all_graphs()
     options = Options(
-        mode="external", work_dir=tmp_path / "w", blue_uri=blue.bolt_uri,
-        green_uri=green.bolt_uri, size=30, sample=5,
+        mode="external", work_dir=work, blue_uri=blue.bolt_uri, green_uri=green.bolt_uri,
+        size=30, sample=5, **more,
     )  # fmt: skip
-    code, results = cli.run(options, Console(file=io.StringIO(), width=200))
-    steps = {s.name: s for s in results}
-    assert code == 0, {n: s.summary for n, s in steps.items()}
-    assert "FalkorDB" in steps["start"].summary
-    assert "30 entities" in steps["populate"].summary
-    assert "10/10 validation checks passed" in steps["validate"].summary
-    assert "read through the proxy" in steps["compatibility"].details[0]
+    code, results = cli.run(options, Console(file=io.StringIO(), width=200), before_step)
+    return code, {s.name: s for s in results}
 
 
 def _tamper(uri: str, query: str) -> None:
@@ -49,23 +50,27 @@ def _tamper(uri: str, query: str) -> None:
         driver.execute_query(query)
 
 
+def test_pipeline_on_falkordb_passes(
+    falkordb_pair: tuple[FalkorDBServer, FalkorDBServer], tmp_path: Path
+) -> None:
+    code, steps = run_pipeline(falkordb_pair, tmp_path / "w")
+    assert code == 0, {n: s.summary for n, s in steps.items()}
+    assert "FalkorDB" in steps["start"].summary
+    assert "30 entities" in steps["populate"].summary
+    assert "10/10 validation checks passed" in steps["validate"].summary
+    assert "read through the proxy" in steps["compatibility"].details[0]
+
+
 def test_pipeline_on_falkordb_fails_validation_of_a_tampered_target(
     falkordb_pair: tuple[FalkorDBServer, FalkorDBServer], tmp_path: Path
 ) -> None:
-    blue, green = falkordb_pair
-    for server in falkordb_pair:
-        server.delete_all_graphs()
+    green = falkordb_pair[1]
 
     def corrupt(step: str, servers: Servers | None) -> None:
         if step == "validate":
             _tamper(green.bolt_uri, "MATCH (p:Person {uid: 3}) SET p.age = p.age + 1")
 
-    options = Options(
-        mode="external", work_dir=tmp_path / "w", blue_uri=blue.bolt_uri,
-        green_uri=green.bolt_uri, size=30, sample=5,
-    )  # fmt: skip
-    code, results = cli.run(options, Console(file=io.StringIO(), width=200), before_step=corrupt)
-    steps = {s.name: s for s in results}
+    code, steps = run_pipeline(falkordb_pair, tmp_path / "w", corrupt)
     assert code == 1
     assert steps["validate"].status == "failed"
     assert "checksum" in steps["validate"].summary
@@ -77,9 +82,7 @@ def test_pipeline_on_falkordb_reports_a_difference_found_by_replay(
 ) -> None:
     # Both servers run the same FalkorDB build, so the difference is in the data:
     # green is changed after it was validated, and the replayed read sees it.
-    blue, green = falkordb_pair
-    for server in falkordb_pair:
-        server.delete_all_graphs()
+    green = falkordb_pair[1]
 
     def diverge(step: str, servers: Servers | None) -> None:
         if step == "compatibility":
@@ -92,12 +95,7 @@ def test_pipeline_on_falkordb_reports_a_difference_found_by_replay(
         "session": "s1", "query": "MATCH (p:Person {uid: 3}) RETURN p.name AS name",
         "parameters": {}, "started_at": 1700000000.0, "duration": 0.001,
     }) + "\n")  # fmt: skip
-    options = Options(
-        mode="external", work_dir=tmp_path / "w", blue_uri=blue.bolt_uri,
-        green_uri=green.bolt_uri, size=30, sample=5, replay=replay,
-    )  # fmt: skip
-    code, results = cli.run(options, Console(file=io.StringIO(), width=200), before_step=diverge)
-    steps = {s.name: s for s in results}
+    code, steps = run_pipeline(falkordb_pair, tmp_path / "w", diverge, replay=replay)
     assert code == 1
     assert steps["validate"].status == "passed"
     failed = steps["compatibility"]
