@@ -264,28 +264,46 @@ _HAS_MORE_KEY = b"has_more"
 
 
 def summary_has_more(payload: Buffer) -> bool:
-    """Whether a SUCCESS says ``has_more: true`` at the top level of its metadata.
+    """Whether a SUCCESS says ``has_more: true`` at the top level of its metadata."""
+    offset = _summary_value_at(payload, _HAS_MORE_KEY)
+    return offset >= 0 and payload[offset] == 0xC3
+
+
+def summary_value(payload: Buffer, key: bytes) -> Any:
+    """The value of one top-level key of a SUCCESS's metadata (None when absent).
+
+    Only that value is decoded: the rest of the map is walked, as for ``has_more``.
+    """
+    offset = _summary_value_at(payload, key)
+    if offset < 0:
+        return None
+    try:
+        return packstream.unpack(payload, offset)[0]
+    except PackStreamError as exc:
+        raise MessageError(f"malformed SUCCESS metadata: {exc}") from None
+
+
+def _summary_value_at(payload: Buffer, key: bytes) -> int:
+    """Where the value of ``key`` starts in a SUCCESS's top-level metadata (-1: absent).
 
     Walks the map's keys and skips the values, so that the same bytes inside a
     notification, a label or a bookmark cannot be mistaken for the key; only
-    the key strings' bytes and the ``has_more`` value are looked at.
+    the key strings' bytes are looked at.
     """
     if len(payload) < 3 or payload[0] != 0xB1 or payload[1] != Tag.SUCCESS:
         raise MessageError("not a SUCCESS with one field")
+    found = -1
     try:
         entries, offset = _map_header(payload, 2)
-        has_more = False
         for _ in range(entries):
             key_start, key_end = _string_span(payload, offset)
-            if key_end - key_start == len(_HAS_MORE_KEY) and (
-                payload[key_start:key_end] == _HAS_MORE_KEY
-            ):
-                has_more = payload[key_end] == 0xC3
+            if key_end - key_start == len(key) and payload[key_start:key_end] == key:
+                found = key_end
             # The backend's bytes go on as received: walked, its text not decoded.
             offset = packstream.skip(payload, key_end, check_text=False)
     except (IndexError, PackStreamError) as exc:
         raise MessageError(f"malformed SUCCESS metadata: {exc}") from None
-    return has_more
+    return found
 
 
 def _map_header(data: Buffer, offset: int) -> tuple[int, int]:

@@ -49,6 +49,7 @@ from boltproxy.shadow.exchange import (
     Answer,
     AnswerBuilder,
     Exchange,
+    summary_metadata,
 )
 from boltproxy.shadow.settings import ShadowSettings
 
@@ -528,14 +529,13 @@ class Mirror:
                 return None
             builder = capture.candidate
             capture.candidate_answer = (
-                builder.failed(_metadata(payload))
+                builder.failed(summary_metadata(payload))
                 if tag == Tag.FAILURE
                 else builder.finished_raw(payload)  # decoded in the worker
             )
             return capture
         if sent.commit is not None and completed.outcome is Outcome.SUCCESS:
-            bookmark = _metadata(payload).get("bookmark")
-            sent.commit.candidate = bookmark if isinstance(bookmark, str) else None
+            sent.commit.candidate = summary_bookmark(payload)
             self._pair(sent.commit)
         if tag == Tag.FAILURE and self._streams:
             self._streams.clear()  # a failure ends every open result
@@ -558,7 +558,7 @@ class Mirror:
             return None
         if tag == Tag.FAILURE:
             builder = AnswerBuilder(self.version, started=sent.at)
-            capture.candidate_answer = builder.failed(_metadata(payload))
+            capture.candidate_answer = builder.failed(summary_metadata(payload))
         else:
             capture.candidate_missing = "error: ignored after an earlier failure on the candidate"
         return capture
@@ -646,28 +646,13 @@ def relayed_only(
 
 def summary_bookmark(payload: bytes | None) -> str | None:
     """The ``bookmark`` of a SUCCESS payload, read without decoding the rest of it."""
-    if payload is None or len(payload) < 3:
+    if payload is None:
         return None
-    offset = 2  # after the structure header and the tag
-    marker = payload[offset]
-    if 0xA0 <= marker <= 0xAF:
-        entries, offset = marker & 0x0F, offset + 1
-    elif marker == 0xD8:
-        entries, offset = payload[offset + 1], offset + 2
-    else:
-        return None  # a summary map this large is not the one with a bookmark to pair
-    for _ in range(entries):
-        key, offset = packstream.unpack(payload, offset)
-        if key == "bookmark":
-            value, _ = packstream.unpack(payload, offset)
-            return value if isinstance(value, str) else None
-        offset = packstream.skip(payload, offset)
-    return None
-
-
-def _metadata(payload: bytes) -> dict[str, Any]:
-    _, fields = messages.decode(payload)
-    return fields[0] if fields and isinstance(fields[0], dict) else {}
+    try:
+        value = messages.summary_value(payload, b"bookmark")
+    except BoltError:
+        return None  # walked once already as it passed: never expected here
+    return value if isinstance(value, str) else None
 
 
 def _text(value: object) -> str | None:

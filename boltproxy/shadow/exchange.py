@@ -59,13 +59,13 @@ class Answer:
     def decode_payloads(self) -> None:
         """Turn the raw SUCCESS payloads into ``run_metadata`` and ``summary`` (in the worker)."""
         if self.run_payload is not None:
-            self.run_metadata, self.run_payload = success_metadata(self.run_payload), None
+            self.run_metadata, self.run_payload = summary_metadata(self.run_payload), None
         if self.summary_payload is not None:
-            self.summary, self.summary_payload = success_metadata(self.summary_payload), None
+            self.summary, self.summary_payload = summary_metadata(self.summary_payload), None
 
 
-def success_metadata(payload: bytes) -> dict[str, Any]:
-    """The metadata map of a SUCCESS payload (``B1 70 …``)."""
+def summary_metadata(payload: bytes) -> dict[str, Any]:
+    """The metadata map of a summary payload (SUCCESS ``B1 70 …`` or FAILURE)."""
     _, fields = messages.decode(payload)
     return fields[0] if fields and isinstance(fields[0], dict) else {}
 
