@@ -159,11 +159,8 @@ class Exchange:
     #: Wall-clock epoch seconds when the RUN arrived and when the primary finished.
     started_at: float = field(default_factory=time.time)
     finished_at: float = 0.0
-    parameters_hash: str = ""
 
     def __post_init__(self) -> None:
-        if not self.parameters_hash:
-            self.parameters_hash = hash_parameters(self.parameters)
         if not self.finished_at:
             self.finished_at = self.started_at + self.primary.latency
 

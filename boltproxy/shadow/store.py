@@ -19,7 +19,7 @@ from typing import Any
 
 from boltproxy.bolt import packstream, values
 from boltproxy.shadow.compare import Outcome
-from boltproxy.shadow.exchange import Exchange
+from boltproxy.shadow.exchange import Exchange, hash_parameters
 from boltproxy.shadow.fingerprint import Shape
 
 SCHEMA_VERSION = "1"
@@ -173,7 +173,7 @@ class ShadowStore:
                 exchange.session_id,
                 exchange.database,
                 exchange.query,
-                exchange.parameters_hash,
+                hash_parameters(exchange.parameters),  # here, in the worker, not on the loop
                 parameters,
                 json.dumps(differences, ensure_ascii=False),
                 exchange.primary.latency,
