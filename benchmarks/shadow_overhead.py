@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import neo4j
+from prometheus_client.parser import text_string_to_metric_families
 
 from boltproxy.sandbox.manager import DEFAULT_VERSIONS
 from boltproxy.sandbox.neo4j import Neo4jServer
@@ -149,12 +150,12 @@ def shadow_counts(admin: int) -> dict[str, float]:
     """Outcomes by kind, and units shed at the cap, from the proxy's /metrics."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10).read().decode()
     counts: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("boltproxy_shadow_outcomes_total{"):
-            kind = line.split('kind="', 1)[1].split('"', 1)[0]
-            counts[kind] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("boltproxy_shadow_shed_total "):
-            counts["shed"] = float(line.rsplit(" ", 1)[1])
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "boltproxy_shadow_outcomes_total":
+                counts[sample.labels["kind"]] = sample.value
+            elif sample.name == "boltproxy_shadow_shed_total":
+                counts["shed"] = sample.value
     return counts
 
 
