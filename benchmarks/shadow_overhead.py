@@ -159,6 +159,12 @@ def shadow_counts(admin: int) -> dict[str, float]:
     return counts
 
 
+def renice(pid: int, niceness: int) -> None:
+    """Lower the priority of every thread of a process (threads it starts later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+
+
 def seed(server: Neo4jServer) -> None:
     with neo4j.GraphDatabase.driver(server.uri, auth=server.auth) as driver:
         driver.execute_query("MATCH (n:Bench) DETACH DELETE n")
@@ -185,6 +191,9 @@ def main() -> None:
                         help="queries/s in all, paced (0: as fast as answered, closed loop)")
     parser.add_argument("--max-concurrent", type=int, default=16,
                         help="shadow.max_concurrent: sessions the candidate works for at once")
+    parser.add_argument("--candidate-nice", type=int, default=0,
+                        help="run the candidate server at this niceness (0-19): a candidate "
+                             "sharing the primary's cores then takes only what they leave")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-shadow-bench-") as tmp:
@@ -203,6 +212,9 @@ def main() -> None:
                 info = server.finish()
                 print(f"{server.name}: Neo4j {info.version}")
                 seed(server)
+            if options.candidate_nice:
+                assert green.pid is not None
+                renice(green.pid, options.candidate_nice)
             for mode in options.modes.split(","):
                 proxies[mode] = start_proxy(mode, blue, green, workdir, options.max_concurrent)
             assert blue.pid is not None and green.pid is not None
@@ -248,7 +260,8 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
     print(
         f"\n{os.cpu_count()} cores; {options.sessions} sessions ({pace}), "
         f"{options.writes:.0%} writes; "
-        f"{options.rounds} interleaved rounds of {options.duration:g} s per proxy"
+        f"{options.rounds} interleaved rounds of {options.duration:g} s per proxy; "
+        f"candidate at niceness {options.candidate_nice}"
     )
     head = ("shadow", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x", "RSS MiB")
     print("{:<8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}".format(*head))

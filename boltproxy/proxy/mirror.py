@@ -125,6 +125,7 @@ class Capture:
     primary_answer: Answer | None = None
     candidate_answer: Answer | None = None
     candidate_missing: str | None = None
+    primary_backend: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -146,6 +147,7 @@ class Capture:
             access_mode=self.access_mode,
             impersonated_user=self.impersonated_user,
             in_transaction=self.in_transaction,
+            primary_backend=self.primary_backend,
         )
 
 
@@ -430,6 +432,7 @@ class Mirror:
                     max_bytes=self._settings.max_record_bytes,
                     started=self._clock(),
                 ),
+                primary_backend=self._primary_backend,
             )
         shadow_query = explain_form(query) if explain else query
         body = bytearray(payload[:2])

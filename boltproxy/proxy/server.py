@@ -100,7 +100,10 @@ class ProxyServer:
             )
         self._recheck = spawn(self._recheck_loop(), "backend-recheck")
         if self.capturing or (self.settings.shadow.mode != "off" and self.router.candidates):
-            self.shadow_sink = ShadowSink(self.settings.shadow)
+            self.shadow_sink = ShadowSink(
+                self.settings.shadow,
+                primaries={name: b.uri for name, b in self.settings.backends.items()},
+            )
             # Spawning the worker's interpreter takes a while: not on the loop.
             await asyncio.to_thread(self.shadow_sink.start)
             self._guard_feed = spawn(self._feed_shadow_guard(), "shadow-guard-feed")

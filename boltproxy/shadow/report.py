@@ -89,6 +89,7 @@ def render_json(items: list[ShapeVerdict]) -> str:
                 "nondeterministic": shape.nondeterministic.split(",")
                 if shape.nondeterministic
                 else [],
+                "learned_noise": sorted(shape.noise),
                 "latency_seconds": {role: shape.percentiles(role) for role in shape.latency},
                 "new_statuses": [
                     {"status": status, "title": title, "deprecation": deprecation, "count": n}
@@ -154,6 +155,8 @@ def render_markdown(items: list[ShapeVerdict]) -> str:
         lines += ["", f"## `{_md(shape.text)}`", ""]
         if shape.nondeterministic:
             lines.append(f"Nondeterministic: {shape.nondeterministic}.")
+        if shape.noise:
+            lines.append(f"Learned noise (disregarded): {_md(', '.join(sorted(shape.noise)))}.")
         for status, (title, deprecation, n) in sorted(shape.statuses.items()):
             label = "deprecation (early warning)" if deprecation else "new status"
             lines.append(f"- {label} `{status}` {_md(title)} (x{n})")
@@ -256,6 +259,9 @@ def _shape_section(verdict: ShapeVerdict) -> str:
     ]
     if shape.nondeterministic:
         parts.append(f"<p class=warn>Nondeterministic: {_e(shape.nondeterministic)}</p>")
+    if shape.noise:
+        noise = ", ".join(sorted(shape.noise))
+        parts.append(f"<p>Learned noise (disregarded): <code>{_e(noise)}</code></p>")
     for status, (title, deprecation, n) in sorted(shape.statuses.items()):
         label = "Deprecation (early warning)" if deprecation else "New status"
         parts.append(f"<p class=warn>{label} <code>{_e(status)}</code> {_e(title)} (x{n})</p>")

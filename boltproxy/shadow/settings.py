@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 ShadowMode = Literal["off", "reads", "all"]
 Sticky = Literal["session", "shape"]
@@ -37,6 +37,26 @@ class IgnoreRule(_Section):
 
     shape: str | None = None
     path: str = "*"
+
+
+class NoiseSettings(_Section):
+    """Learning which result fields differ between two runs on the primary itself.
+
+    A sampled read that was compared is run once more, on its own, on the
+    primary, over a connection of the shadow worker's own (never the client's);
+    a result path that differs between the two runs (a transaction id, an
+    elapsed time, rows of an unordered LIMIT) is noise for that query shape
+    once it has differed ``confirmations`` times, and is disregarded in the
+    comparison with the candidate from then on. Off while ``sample_rate`` is 0.
+    """
+
+    sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+    # Re-runs per shape; after that, what was learned for the shape stands.
+    runs_per_shape: int = Field(20, ge=1)
+    confirmations: int = Field(2, ge=1)
+    # The worker's login on the primary (none: the server must not require one).
+    user: str | None = None
+    password: SecretStr | None = None
 
 
 class ShadowSettings(_Section):
@@ -73,3 +93,4 @@ class ShadowSettings(_Section):
     # ...when it is also this many seconds slower (noise on fast queries is not a finding).
     latency_flag_floor: float = Field(0.005, ge=0.0)
     ignore: list[IgnoreRule] = Field(default_factory=list)
+    noise: NoiseSettings = Field(default_factory=NoiseSettings)

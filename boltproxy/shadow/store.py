@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS examples (
     at REAL NOT NULL, session TEXT NOT NULL, database TEXT, query TEXT NOT NULL,
     parameters_hash TEXT NOT NULL, parameters TEXT, differences TEXT NOT NULL,
     primary_latency REAL NOT NULL, candidate_latency REAL);
+CREATE TABLE IF NOT EXISTS noise (
+    shape_id TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (shape_id, path));
 """
 
 
@@ -138,6 +140,14 @@ class ShadowStore:
                 (shape.id, status.key, status.title, int(status.deprecation)),
             )
         self._example(exchange, shape, outcome)
+        self._pending += 1
+
+    def record_noise(self, shape_id: str, paths: Iterable[str]) -> None:
+        """Result paths learned to differ between two runs on the primary (noise learning)."""
+        self._db.executemany(
+            "INSERT INTO noise VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(shape_id, path) for path in paths],
+        )
         self._pending += 1
 
     def _latency(self, shape_id: str, role: str, seconds: float) -> None:
@@ -233,6 +243,8 @@ class ShapeSummary:
     #: status → (title, deprecation, count)
     statuses: dict[str, tuple[str, bool, int]] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
+    #: result paths learned to differ between two runs on the primary (disregarded)
+    noise: set[str] = field(default_factory=set)
 
     @property
     def total(self) -> int:
@@ -279,6 +291,11 @@ def _merge(db: sqlite3.Connection, shapes: dict[str, ShapeSummary], examples: in
     for shape_id, status, title, deprecation, n in db.execute("SELECT * FROM statuses"):
         known = shapes[shape_id].statuses.get(status, (title, bool(deprecation), 0))
         shapes[shape_id].statuses[status] = (known[0], known[1], known[2] + n)
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    if "noise" in tables:  # stores written before noise learning have none
+        for shape_id, path in db.execute("SELECT shape_id, path FROM noise"):
+            if shape_id in shapes:
+                shapes[shape_id].noise.add(path)
     for row in db.execute(
         "SELECT shape_id, kind, detail, at, session, database, query, parameters_hash,"
         " parameters, differences, primary_latency, candidate_latency FROM examples ORDER BY at"

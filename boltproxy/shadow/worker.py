@@ -33,6 +33,7 @@ from boltproxy.shadow.classify import nondeterminism, orders_results
 from boltproxy.shadow.compare import CompareOptions, Outcome, OutcomeKind, compare
 from boltproxy.shadow.exchange import NOT_MIRRORED, Exchange
 from boltproxy.shadow.fingerprint import fingerprint
+from boltproxy.shadow.noise import NoiseLearner, PrimaryRerun, Rerun
 from boltproxy.shadow.rules import ignore_patterns
 from boltproxy.shadow.settings import ShadowSettings
 from boltproxy.shadow.store import ShadowStore
@@ -47,14 +48,22 @@ _COMMIT_INTERVAL = 1.0  # seconds
 _BATCH_WINDOW = 0.02  # seconds an exchange may wait for others to share its put
 _BATCH_MAX = 256  # exchanges: a fuller batch goes at once
 _STOP = None
-_WORKER_NICENESS = 10
+_WORKER_NICENESS = 19
 
 
 class ShadowSink:
     """Bounded, non-blocking entry to the shadow worker process."""
 
-    def __init__(self, settings: ShadowSettings, *, metrics_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: ShadowSettings,
+        *,
+        metrics_interval: float = 1.0,
+        primaries: dict[str, str] | None = None,
+    ) -> None:
         self._settings = settings
+        # Backend name → URI, for noise learning's re-runs on the primary.
+        self._primaries = primaries or {}
         self._context = multiprocessing.get_context("spawn")
         self._queue: Any = self._context.Queue()
         self._counters: Any = self._context.Array("q", _FIRST_KIND + len(KINDS), lock=False)
@@ -77,9 +86,18 @@ class ShadowSink:
         """Spawn the worker (seconds of interpreter start-up: call it at proxy start)."""
         if self._process is not None:
             return
+        secret = self._settings.noise.password
+        # The JSON form masks secrets: the password travels on its own.
+        password = secret.get_secret_value() if secret is not None else None
         self._process = self._context.Process(
             target=_worker_main,
-            args=(self._queue, self._counters, self._settings.model_dump_json()),
+            args=(
+                self._queue,
+                self._counters,
+                self._settings.model_dump_json(),
+                self._primaries,
+                password,
+            ),
             name="boltproxy-shadow-worker",
             daemon=True,
         )
@@ -213,8 +231,10 @@ class ShadowSink:
 class Processor:
     """Fingerprint, compare, store and capture one exchange (in the worker, or inline)."""
 
-    def __init__(self, settings: ShadowSettings) -> None:
+    def __init__(self, settings: ShadowSettings, rerun: Rerun | None = None) -> None:
         self.settings = settings
+        self.noise = NoiseLearner(settings.noise)
+        self._rerun = rerun
         self.store = (
             ShadowStore(
                 settings.store,
@@ -237,11 +257,17 @@ class Processor:
             return None
         shape = fingerprint(exchange.query)
         ordered = orders_results(exchange.query)
+        if self._rerun is not None and self.noise.wants(exchange, shape.id):
+            second = self._rerun.run(exchange.primary_backend, exchange)
+            if second is not None:
+                learned = self.noise.learn(shape.id, exchange.primary, second, ordered)
+                if learned and self.store is not None:
+                    self.store.record_noise(shape.id, learned)
         options = CompareOptions(
             float_tolerance=self.settings.float_tolerance,
             latency_flag_multiple=self.settings.latency_flag_multiple,
             latency_flag_floor=self.settings.latency_flag_floor,
-            ignore=ignore_patterns(self.settings.ignore, shape),
+            ignore=ignore_patterns(self.settings.ignore, shape) + self.noise.patterns(shape.id),
             ordered=ordered,
             nondeterministic=nondeterminism(exchange.query),
         )
@@ -262,13 +288,21 @@ class Processor:
             self._last_commit = now
 
     def close(self) -> None:
+        if self._rerun is not None:
+            self._rerun.close()
         if self.store is not None:
             self.store.close()
         if self.capture is not None:
             self.capture.close()
 
 
-def _worker_main(jobs: Any, counters: Any, settings_json: str) -> None:
+def _worker_main(
+    jobs: Any,
+    counters: Any,
+    settings_json: str,
+    primaries: dict[str, str],
+    password: str | None,
+) -> None:
     # The proxy decides when the worker stops (a sentinel), not a Ctrl-C to the group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Comparing is never urgent: on a busy machine the relay and the servers go
@@ -277,7 +311,17 @@ def _worker_main(jobs: Any, counters: Any, settings_json: str) -> None:
     with contextlib.suppress(OSError):
         os.nice(_WORKER_NICENESS)
     settings = ShadowSettings.model_validate_json(settings_json)
-    processor = Processor(settings)
+    rerun = None
+    if settings.noise.sample_rate > 0 and primaries:
+        rerun = PrimaryRerun(
+            primaries,
+            settings.noise,
+            password,
+            settings.query_timeout,
+            max_records=settings.max_records,
+            max_bytes=settings.max_record_bytes,
+        )
+    processor = Processor(settings, rerun)
     try:
         while True:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 from pathlib import Path
 
 from boltproxy.metrics import REGISTRY
@@ -124,3 +125,14 @@ def test_processor_applies_ignore_rules_per_shape(tmp_path: Path) -> None:
     other = processor.process(exchange("CREATE (n:Q) RETURN 1 AS one", p, c))
     assert other is not None and other.kind == "mismatch"
     processor.close()
+
+
+def test_an_exchange_crosses_to_the_worker_whole() -> None:
+    primary = answer(["x"], [[1], [2]], stats={"nodes-created": 1})
+    primary.run_payload, primary.summary_payload, primary.truncated = b"\xb1p\xa0", b"\xb1p", True
+    sent = exchange(
+        "RETURN $x AS x", primary, answer([], [], failure={"code": "X"}), parameters={"x": 1},
+        candidate_explained=True, database="neo4j", access_mode="r", impersonated_user="u",
+        user="a", primary_backend="blue", in_transaction=True, started_at=5.0, finished_at=6.0,
+    )  # fmt: skip
+    assert pickle.loads(pickle.dumps(sent, pickle.HIGHEST_PROTOCOL)) == sent
