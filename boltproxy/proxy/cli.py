@@ -14,6 +14,7 @@ import click
 from boltproxy.config import ConfigError, Settings, load_settings
 from boltproxy.proxy import workers as worker_processes
 from boltproxy.proxy.server import ProxyServer
+from boltproxy.shadow.replicas import worker_path
 
 
 def run_event_loop(main: Any) -> None:
@@ -87,6 +88,12 @@ def serve(
         # One admin listener for all workers: the operator's commands and /healthz
         # have one address (run-time changes reach the others through the store).
         settings.admin.enabled = settings.admin.enabled and index == 0
+        # SQLite and JSON Lines want one writer each: every worker has its own.
+        shadow = settings.shadow
+        if shadow.store is not None:
+            shadow.store = worker_path(shadow.store, index)
+        if shadow.capture is not None:
+            shadow.capture = worker_path(shadow.capture, index)
     elif workers is None:
         workers = worker_processes.default_workers()
         if worker_processes.workers_problem(settings, workers) is not None:

@@ -68,13 +68,6 @@ def workers_problem(settings: Settings, workers: int) -> str | None:
             '"redis://…"): a flip through the admin API would reach one worker only. '
             "Configure one, disable the admin listener, or use --workers 1"
         )
-    shadow = settings.shadow
-    if workers > 1 and (shadow.store is not None or shadow.capture is not None):
-        return (
-            f"--workers {workers} would have several processes write one shadow store or "
-            "capture file: give each replica its own (boltproxy report merges stores), "
-            "or use --workers 1"
-        )
     return None
 
 

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import tempfile
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from boltproxy.shadow import report as reports
 from boltproxy.shadow.capture import CaptureError, read_capture
 from boltproxy.shadow.client import ClientError, basic_auth
 from boltproxy.shadow.replay import Endpoint, replay
+from boltproxy.shadow.replicas import replica_paths
 from boltproxy.shadow.settings import ShadowSettings
 from boltproxy.shadow.store import StoreError, load
 from boltproxy.shadow.worker import Processor
@@ -68,7 +70,7 @@ def report_command(
         settings = shadow_settings(config) if config is not None else ShadowSettings()
         paths = list(stores)
         if not paths and settings.store is not None:
-            paths = [settings.store]
+            paths = replica_paths(settings.store)  # with every worker's store
         if not paths:
             _fail("give --store PATH or --config FILE with [shadow] store")
         sys.exit(_emit(paths, settings, fmt, out))
@@ -77,7 +79,7 @@ def report_command(
 
 
 @click.command("replay")
-@click.argument("capture", type=click.Path(path_type=Path))
+@click.argument("captures", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--blue", required=True, help="Primary (current) server URI.")
 @click.option("--green", required=True, help="Candidate (next) server URI.")
 @click.option("--user", envvar="BOLTPROXY_REPLAY_USER", help="For both servers.")
@@ -91,7 +93,7 @@ def report_command(
 @click.option("--format", "fmt", type=FORMATS, default="md", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Write the report here.")
 def replay_command(
-    capture: Path,
+    captures: tuple[Path, ...],
     blue: str,
     green: str,
     user: str | None,
@@ -103,10 +105,20 @@ def replay_command(
     fmt: str,
     out: Path | None,
 ) -> None:
-    """Play a capture or Neo4j query log on blue and green; report as `report` does."""
+    """Play captures or Neo4j query logs on blue and green; report as `report` does.
+
+    Several files (one per proxy worker or replica) are played together; a
+    capture named as configured brings its workers' files with it.
+    """
     try:
         settings = shadow_settings(config) if config is not None else ShadowSettings()
-        queries = list(read_capture(capture))
+        files = [found for given in captures for found in replica_paths(given)]
+        queries = [
+            # Session ids are per process: two files' sessions are never one.
+            replace(query, session=f"{number}:{query.session}") if len(files) > 1 else query
+            for number, path in enumerate(files)
+            for query in read_capture(path)
+        ]
     except (CaptureError, click.ClickException, OSError) as exc:
         _fail(exc.message if isinstance(exc, click.ClickException) else str(exc))
     auth = basic_auth(user, password)

@@ -64,10 +64,11 @@ def test_replay_reports_real_differences(
     lines = []
     for index, query in enumerate([*DIFFERING, *MATCHING]):
         text = query.replace("{label}", neo4j_label)
-        params = {"min": 2, "when": "2020-01-01"}
-        lines += [_line(text, f"s{index % 3}", params), _line(text, f"s{index % 3}", params)]
+        lines.append(_line(text, f"s{index % 3}", {"min": 2, "when": "2020-01-01"}))
+    # As two proxy workers capture: each its own file, with session ids of its own.
     capture = tmp_path / "capture.jsonl"
-    capture.write_text("\n".join(lines) + "\n")
+    for worker in (0, 1):
+        (tmp_path / f"capture.worker-{worker}.jsonl").write_text("\n".join(lines) + "\n")
     store = tmp_path / "replay.db"
     user, password = blue.auth
     args = ["replay", str(capture), "--blue", blue.uri, "--green", green.uri, "--user", user,
@@ -88,6 +89,9 @@ def test_replay_reports_real_differences(
     assert deprecated.statuses["01N01"][1] is True  # an early warning of a deprecation
     report = json.loads(result.output)
     assert report["differences"] == len(DIFFERING)
+    # The two files' sessions "s0" are two sessions, not one.
+    sessions = {e.session for shape in shapes.values() for e in shape.examples}
+    assert {session.split(":")[0] for session in sessions} == {"0", "1"}
 
 
 def test_replay_in_reads_mode_compiles_writes_on_green(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import neo4j
 import pytest
 
 from boltproxy.sandbox.ports import free_port
+from boltproxy.shadow.replicas import replica_paths
 from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
 
 AUTH = ("neo4j", "password")
@@ -222,3 +224,38 @@ def test_metrics_cover_every_worker(fake: FakeNeo4j, tmp_path: Path, redis_url: 
             client.close()
         process.send_signal(signal.SIGTERM)
         process.wait(15)
+
+
+def test_each_worker_captures_to_its_own_file_and_nothing_is_lost(
+    fake: FakeNeo4j, tmp_path: Path
+) -> None:
+    port = free_port()
+    capture = tmp_path / "capture.jsonl"
+    config = tmp_path / "boltproxy.toml"
+    config.write_text(
+        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[admin]\nenabled = false\n[backends.blue]\nuri = "{fake.uri}"\n'
+        f'[shadow]\nmode = "off"\ncapture = "{capture}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+    )
+    files = [tmp_path / "capture.worker-0.jsonl", tmp_path / "capture.worker-1.jsonl"]
+    try:
+        # Each worker opens its capture as its shadow worker starts.
+        _wait_for(lambda: all(f.exists() for f in files) and _accepts(port), timeout=60)
+        drivers = [neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=AUTH)
+                   for _ in range(8)]  # fmt: skip
+        for number, driver in enumerate(drivers):
+            with driver:
+                driver.execute_query(f"RETURN {number} AS x")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0  # each worker flushes its capture on the way out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert replica_paths(capture) == files
+    captured = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    assert sorted(c["query"] for c in captured) == [f"RETURN {n} AS x" for n in range(8)]
