@@ -159,10 +159,12 @@ def shadow_counts(admin: int) -> dict[str, float]:
     return counts
 
 
-def renice(pid: int, niceness: int) -> None:
+def renice(pid: int, niceness: int, *, idle: bool = False) -> None:
     """Lower the priority of every thread of a process (threads it starts later inherit it)."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+        if idle:
+            os.sched_setscheduler(int(task.name), os.SCHED_IDLE, os.sched_param(0))
 
 
 def seed(server: Neo4jServer) -> None:
@@ -193,7 +195,9 @@ def main() -> None:
                         help="shadow.max_concurrent: sessions the candidate works for at once")
     parser.add_argument("--candidate-nice", type=int, default=0,
                         help="run the candidate server at this niceness (0-19): a candidate "
-                             "sharing the primary's cores then takes only what they leave")
+                             "sharing the primary's cores then takes mostly what they leave")
+    parser.add_argument("--candidate-idle", action="store_true",
+                        help="run the candidate server under SCHED_IDLE: only on idle cores")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="boltproxy-shadow-bench-") as tmp:
@@ -212,9 +216,9 @@ def main() -> None:
                 info = server.finish()
                 print(f"{server.name}: Neo4j {info.version}")
                 seed(server)
-            if options.candidate_nice:
+            if options.candidate_nice or options.candidate_idle:
                 assert green.pid is not None
-                renice(green.pid, options.candidate_nice)
+                renice(green.pid, options.candidate_nice, idle=options.candidate_idle)
             for mode in options.modes.split(","):
                 proxies[mode] = start_proxy(mode, blue, green, workdir, options.max_concurrent)
             assert blue.pid is not None and green.pid is not None
@@ -262,6 +266,7 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
         f"{options.writes:.0%} writes; "
         f"{options.rounds} interleaved rounds of {options.duration:g} s per proxy; "
         f"candidate at niceness {options.candidate_nice}"
+        f"{' under SCHED_IDLE' if options.candidate_idle else ''}"
     )
     head = ("shadow", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x", "RSS MiB")
     print("{:<8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}".format(*head))

@@ -195,13 +195,19 @@ class ProxyServer:
         return self.mirror_policy.settings.model_dump(mode="json")
 
     async def _set_shadow(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Shadow settings changed at run time: they apply to sessions that start from now."""
+        """Shadow settings changed at run time.
+
+        Mirroring rules apply to sessions that start from now; comparison rules
+        (ignore rules, tolerances, noise learning) to what the worker compares next.
+        """
         try:
             merged = {**self.mirror_policy.settings.model_dump(), **changes}
             settings = ShadowSettings.model_validate(merged)
         except ValidationError as exc:
             raise ValueError(str(exc.errors()[0]["msg"])) from None
         self.mirror_policy = MirrorPolicy(settings)
+        if self.shadow_sink is not None:
+            self.shadow_sink.reconfigure(settings)
         return await self._get_shadow()
 
     async def _drain_mirror(self, max_wait: float) -> bool:

@@ -50,7 +50,7 @@ class NoiseLearner:
     """Which exchanges to re-run, and the paths learned noisy per shape (no I/O)."""
 
     def __init__(self, settings: NoiseSettings, coin: Callable[[], float] = random.random) -> None:
-        self._settings = settings
+        self.settings = settings
         self._coin = coin
         self._runs: Counter[str] = Counter()  # re-runs per shape
         self._seen: dict[str, Counter[str]] = {}  # shape → path → runs it differed in
@@ -58,7 +58,7 @@ class NoiseLearner:
 
     def wants(self, exchange: Exchange, shape_id: str) -> bool:
         """Is this exchange one to run again on the primary?"""
-        settings = self._settings
+        settings = self.settings
         if settings.sample_rate <= 0.0 or self._runs[shape_id] >= settings.runs_per_shape:
             return False
         if exchange.primary.failed or exchange.primary.truncated:
@@ -85,7 +85,7 @@ class NoiseLearner:
         seen = self._seen.setdefault(shape_id, Counter())
         seen.update({general_path(d.path) for d in outcome.differences})
         known = set(self._learned.get(shape_id, ()))
-        learned = sorted(p for p, n in seen.items() if n >= self._settings.confirmations)
+        learned = sorted(p for p, n in seen.items() if n >= self.settings.confirmations)
         self._learned[shape_id] = tuple(learned)
         return [path for path in learned if path not in known]
 

@@ -107,6 +107,14 @@ class ShadowSink:
         )
         self._metrics_thread.start()
 
+    def reconfigure(self, settings: ShadowSettings) -> None:
+        """Settings changed at run time: the bounds apply at once, the comparison rules
+        to what the worker takes next (the store, the capture and the noise login
+        stay as the worker started with them)."""
+        self._settings = settings
+        with contextlib.suppress(ValueError, OSError):  # closed under us at shutdown
+            self._queue.put_nowait(settings.model_dump_json())
+
     # --- the client's path ---------------------------------------------------------------
 
     def submit(self, exchange: Exchange) -> bool:
@@ -247,6 +255,13 @@ class Processor:
         self.capture = CaptureWriter(settings.capture) if settings.capture is not None else None
         self._last_commit = time.monotonic()
 
+    def reconfigure(self, settings: ShadowSettings) -> None:
+        """New comparison rules (ignore rules, tolerances, noise learning) from now on."""
+        self.settings = settings.model_copy(
+            update={"store": self.settings.store, "capture": self.settings.capture}
+        )
+        self.noise.settings = settings.noise
+
     def process(self, exchange: Exchange) -> Outcome | None:
         for answer in (exchange.primary, exchange.candidate):
             if answer is not None:
@@ -312,7 +327,7 @@ def _worker_main(
         os.nice(_WORKER_NICENESS)
     settings = ShadowSettings.model_validate_json(settings_json)
     rerun = None
-    if settings.noise.sample_rate > 0 and primaries:
+    if primaries:  # connects on its first re-run, if noise learning is ever turned on
         rerun = PrimaryRerun(
             primaries,
             settings.noise,
@@ -331,6 +346,9 @@ def _worker_main(
                 continue
             if batch is _STOP:
                 break
+            if isinstance(batch, str):  # settings changed at run time
+                processor.reconfigure(ShadowSettings.model_validate_json(batch))
+                continue
             for exchange in batch:
                 _handle(processor, exchange, counters)
                 processor.tick()

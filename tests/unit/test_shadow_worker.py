@@ -136,3 +136,23 @@ def test_an_exchange_crosses_to_the_worker_whole() -> None:
         user="a", primary_backend="blue", in_transaction=True, started_at=5.0, finished_at=6.0,
     )  # fmt: skip
     assert pickle.loads(pickle.dumps(sent, pickle.HIGHEST_PROTOCOL)) == sent
+
+
+def test_comparison_rules_changed_at_run_time_reach_the_worker(tmp_path: Path) -> None:
+    sink = ShadowSink(ShadowSettings(store=tmp_path / "shadow.db"))
+    sink.start()
+    query = "MATCH (n) RETURN n.updated AS updated"
+    try:
+        assert sink.submit(exchange(query, answer(["updated"], [[1]]), answer(["updated"], [[2]])))
+        assert sink.drain()
+        assert sink.outcome_counts()["mismatch"] == 1
+        sink.reconfigure(ShadowSettings.model_validate({"ignore": [{"path": "rows[*].updated"}]}))
+        assert sink.submit(exchange(query, answer(["updated"], [[1]]), answer(["updated"], [[3]])))
+        assert sink.drain()
+        counts = sink.outcome_counts()
+        assert (counts["mismatch"], counts["match"]) == (1, 1)
+    finally:
+        sink.close()
+    # The store stays where the worker started it, whatever the new settings say.
+    shape = load([tmp_path / "shadow.db"])[fingerprint(query).id]
+    assert shape.counts == {("mismatch", "value"): 1, ("match", ""): 1}
