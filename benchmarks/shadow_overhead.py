@@ -99,10 +99,10 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system) spent so far by a process and its children."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """CPU time (user and system) spent so far by a process (and its children)."""
     total = 0
-    for candidate in [pid, *_children(pid)]:
+    for candidate in [pid, *(_children(pid) if children else [])]:
         try:
             fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -237,7 +237,9 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
     collected: dict[str, list[float]] = {mode: [] for mode in proxies}
     seconds: dict[str, float] = dict.fromkeys(proxies, 0.0)
     # CPU seconds per mode: the proxy (with its comparison worker) and each server.
-    cpu: dict[str, dict[str, float]] = {mode: {"proxy": 0.0, **dict.fromkeys(servers, 0.0)}
+    # The relay's own process apart from its children (the comparison worker).
+    cpu: dict[str, dict[str, float]] = {mode: {"relay": 0.0, "worker": 0.0,
+                                               **dict.fromkeys(servers, 0.0)}
                                         for mode in proxies}  # fmt: skip
     with multiprocessing.get_context("spawn").Pool(options.processes) as pool:
         for _process, port, _admin in proxies.values():  # warm-up: JIT and query caches
@@ -253,13 +255,19 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
                 uri = f"bolt://127.0.0.1:{port}"
                 rate = options.rate / options.processes
                 job = (uri, auth, per_process, options.duration, options.writes, rate)
-                pids = {"proxy": proxies[mode][0].pid, **servers}
+                proxy = proxies[mode][0].pid
+                pids = {"proxy": proxy, **servers}
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                relay_before = cpu_seconds(proxy, children=False)
                 for part in pool.map(_worker, [job] * options.processes):
                     collected[mode] += part
                 seconds[mode] += options.duration
-                for name, pid in pids.items():
-                    cpu[mode][name] += cpu_seconds(pid) - before[name]
+                used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+                relay = cpu_seconds(proxy, children=False) - relay_before
+                cpu[mode]["relay"] += relay
+                cpu[mode]["worker"] += used.pop("proxy") - relay
+                for name, spent_seconds in used.items():
+                    cpu[mode][name] += spent_seconds
     pace = f"paced at {options.rate:g} queries/s" if options.rate else "closed loop"
     print(
         f"\n{os.cpu_count()} cores; {options.sessions} sessions ({pace}), "
@@ -283,7 +291,7 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
             f"{p50 / base_p50:>6.2f} {p99 / base_p99:>6.2f} {qps / base_qps:>6.2f} {rss:>8.0f}"
         )
     print("\nCPU µs per client query (where the cores went)")
-    print("{:<8} {:>8} {:>8} {:>8}".format("shadow", *cpu[first]))
+    print("{:<8} ".format("shadow") + " ".join(f"{name:>8}" for name in cpu[first]))
     for mode, spent in cpu.items():
         queries = max(1, len(collected[mode]))
         print(f"{mode:<8} " + " ".join(f"{spent[name] / queries * 1e6:>8.0f}" for name in spent))
