@@ -626,6 +626,16 @@ class ClientSession:
                 break
             if not isinstance(event, Message):
                 continue  # a keep-alive: between the client and the proxy only
+            conversation = self.conversation
+            if (
+                conversation is not None
+                and conversation.state is ServerState.DEFUNCT
+                and not conversation.pending
+            ):
+                # The server ended the conversation with a fatal FAILURE (a failed
+                # login) and hangs up: a request now finds the connection closed,
+                # as it would directly, not an answer the server never sends.
+                return commands + self._close_all("the server ended the conversation")
             accepted = self._accept_request(event)
             if accepted is None:
                 break

@@ -546,3 +546,20 @@ def test_transaction_boundaries_are_known() -> None:
     session.client_data(msg(Tag.COMMIT))
     session.link_data(1, success(bookmark="FB:1"))
     assert conversation.at_boundary
+
+
+def test_a_request_after_a_failed_login_finds_the_connection_closed_not_a_proxy_answer() -> None:
+    # The server hangs up after a failed login; a request that reaches the proxy
+    # before the hang-up does must not get an answer the server would never send.
+    recorder = Recorder()
+    session = negotiated(recorder)
+    session.client_data(HELLO + LOGON)
+    unauthorized = chunk(
+        messages.failure("Neo.ClientError.Security.Unauthorized", "bad credentials", V58)
+    )
+    session.link_data(1, success(server="Neo4j/5.26.0") + unauthorized)
+    commands = session.client_data(RUN + PULL)
+    assert to_client(commands) == b""
+    assert commands[-1] == CloseClient("the server ended the conversation")
+    assert not any(isinstance(c, SendToLink) for c in commands)
+    assert recorder.errors == []
