@@ -112,6 +112,7 @@ class ShadowSink:
         to what the worker takes next (the store, the capture and the noise login
         stay as the worker started with them)."""
         self._settings = settings
+        self.flush()  # what was submitted before is compared under the old rules
         with contextlib.suppress(ValueError, OSError):  # closed under us at shutdown
             self._queue.put_nowait(settings.model_dump_json())
 
