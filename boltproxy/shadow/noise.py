@@ -39,6 +39,8 @@ _RETRY_AFTER = 30.0  # seconds without re-runs after the primary could not be re
 # Enough differences to see every noisy column of a row, not only the first few.
 _LEARNING_DIFFERENCES = 100
 _MARKER = {"boltproxy": "shadow-noise"}
+# Shapes learned about: the worker's memory stays bounded whatever the traffic.
+_MAX_SHAPES = 10_000
 
 
 def general_path(path: str) -> str:
@@ -60,6 +62,8 @@ class NoiseLearner:
         """Is this exchange one to run again on the primary?"""
         settings = self.settings
         if settings.sample_rate <= 0.0 or self._runs[shape_id] >= settings.runs_per_shape:
+            return False
+        if shape_id not in self._runs and len(self._runs) >= _MAX_SHAPES:
             return False
         if exchange.primary.failed or exchange.primary.truncated:
             return False

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from boltproxy.shadow import noise
 from boltproxy.shadow.exchange import Answer, Exchange
 from boltproxy.shadow.fingerprint import fingerprint
 from boltproxy.shadow.noise import NoiseLearner, general_path
@@ -62,6 +65,16 @@ def test_a_path_is_noise_once_it_differed_often_enough_and_runs_per_shape_are_ca
     assert learner.learn("s", _tx("t-5"), failed, ordered=False) == []  # counts as a run
     assert not learner.wants(read, "s")  # three runs: what was learned stands
     assert learner.wants(read, "other")
+
+
+def test_the_shapes_learned_about_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(noise, "_MAX_SHAPES", 2)
+    learner = _learner()
+    read = exchange(QUERY, _tx("t-1"), _tx("t-1"))
+    for shape in ("a", "b"):
+        learner.learn(shape, _tx("t-1"), _tx("t-2"), ordered=False)
+    assert learner.wants(read, "a")
+    assert not learner.wants(read, "c")
 
 
 class _ScriptedRerun:
