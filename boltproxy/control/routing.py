@@ -144,8 +144,20 @@ class Router:
         differs from ``current`` and the relay moves the session's primary
         link; otherwise it is ``current``.
         """
-        target = self._table[rollout_bucket(info.session_id)]
-        return current if target == current else target
+        return self.session_route(info)(current)
+
+    def session_route(self, info: SessionInfo) -> Callable[[BackendName], BackendName]:
+        """:meth:`backend_at_boundary` for one session, as its relay asks it.
+
+        Asked before every auto-commit query: one call, with the session's bucket
+        computed once, rather than three per query.
+        """
+        bucket = rollout_bucket(info.session_id)
+
+        def route(current: BackendName) -> BackendName:
+            return self._table[bucket]
+
+        return route
 
     def mirrors(self, primary: BackendName) -> tuple[BackendName, ...]:
         """Backends that shadow a session whose primary link is ``primary``."""

@@ -44,8 +44,9 @@ _CLIENT_OPEN = metrics.OPEN_CONNECTIONS.labels(side="client")
 _BACKEND_OPEN = metrics.OPEN_CONNECTIONS.labels(side="backend")
 
 
-class _LinkSide:
-    """The socket side of one backend link, delivering its events to the session."""
+class _LinkSide(asyncio.Protocol):
+    """The socket side of one backend link: once its handshake is done, the transport's
+    protocol, delivering its events to the session."""
 
     __slots__ = ("_connection", "_id", "protocol", "role", "task", "transport")
 
@@ -57,7 +58,7 @@ class _LinkSide:
         self.transport: asyncio.Transport | None = None
         self.protocol: link.BackendProtocol | None = None
 
-    def on_backend_data(self, data: bytes) -> None:
+    def data_received(self, data: bytes) -> None:
         # The relay's hottest callback: straight to the session, no closure per read.
         connection = self._connection
         session = connection._session
@@ -66,18 +67,25 @@ class _LinkSide:
             if connection._closed:
                 connection._finish_if_done()
 
-    def on_backend_lost(self, exc: Exception | None) -> None:
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes; connection_lost tells the session
+
+    def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
             _BACKEND_OPEN.dec()
             self.transport = None
         reason = f"the backend connection was lost ({exc})" if exc else "the backend closed"
         self._connection.link_lost(self._id, reason)
 
-    def on_backend_pause(self, paused: bool) -> None:
+    def pause_writing(self) -> None:
         if self.role is LinkRole.PRIMARY:
-            self._connection.pause_client(paused)
-        elif paused:  # a mirror never holds the client back
+            self._connection.pause_client(True)
+        else:  # a mirror never holds the client back
             self._connection.link_congested(self._id)
+
+    def resume_writing(self) -> None:
+        if self.role is LinkRole.PRIMARY:
+            self._connection.pause_client(False)
 
     def close(self) -> None:
         if self.task is not None and not self.task.done():
@@ -140,7 +148,7 @@ class ClientConnection(asyncio.Protocol):
                 max_pipelined=relay.max_pipelined_requests,
             ),
             mirror=server.mirror_plan(info, primary),
-            route=lambda current: server.router.backend_at_boundary(info, current),
+            route=server.router.session_route(info),
             manifest_of=server.speaks_manifest,
             bookmarks=server.bookmarks,
             standby=server.router.watched(),
@@ -154,7 +162,8 @@ class ClientConnection(asyncio.Protocol):
         if session is None:
             return
         self._execute(session.client_data(data))
-        self._account_buffer(session)
+        if session.buffered != self._buffered:
+            self._account_buffer(session)
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -198,8 +207,6 @@ class ClientConnection(asyncio.Protocol):
     def _account_buffer(self, session: ClientSession) -> None:
         """Partly received messages count against what all connections may hold."""
         held = session.buffered
-        if held == self._buffered:
-            return
         if not self._server.take_buffer(held - self._buffered):
             self._observer.error(
                 "proxy", "memory", "the proxy holds too much partly received data; dropping"

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import cast
 
 from boltproxy.bolt.framing import NeedData
 from boltproxy.bolt.greeting import BackendGreeting, BackendOffered
@@ -25,14 +25,6 @@ from boltproxy.config import BackendSettings
 log = logging.getLogger("boltproxy.link")
 
 Answer = BackendOffered | Negotiated
-
-
-class LinkOwner(Protocol):
-    """Who receives a backend link's traffic once the handshake is done."""
-
-    def on_backend_data(self, data: bytes) -> None: ...
-    def on_backend_lost(self, exc: Exception | None) -> None: ...
-    def on_backend_pause(self, paused: bool) -> None: ...
 
 
 class LinkError(Exception):
@@ -59,13 +51,12 @@ def backend_ssl_context(settings: BackendSettings) -> ssl.SSLContext | None:
 
 
 class BackendProtocol(asyncio.Protocol):
-    """A backend connection: handshake first, then bytes to the owner."""
+    """A backend connection until its owner attaches: the handshake, and what follows it."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._greeting: BackendGreeting | None = None
         self._answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._owner: LinkOwner | None = None
         self._early: list[bytes] = []  # data that arrived before the owner attached
         self._lost = False
 
@@ -89,9 +80,7 @@ class BackendProtocol(asyncio.Protocol):
             self._early.insert(0, leftover)
 
     def data_received(self, data: bytes) -> None:
-        if self._owner is not None:
-            self._owner.on_backend_data(data)
-        elif self._answer.done():
+        if self._answer.done():
             self._early.append(data)
         elif self._greeting is not None:
             self._greeting.receive_data(data)
@@ -109,13 +98,17 @@ class BackendProtocol(asyncio.Protocol):
             self._early.append(event.leftover)
         self._answer.set_result(event)
 
-    def attach(self, owner: LinkOwner) -> None:
-        self._owner = owner
-        for data in self._early:
-            owner.on_backend_data(data)
-        self._early.clear()
+    def attach(self, owner: asyncio.Protocol) -> None:
+        """Hand the transport over once the handshake is done: ``owner`` becomes its
+        protocol, so that the event loop calls it with no hop through this one per read."""
+        assert self.transport is not None
+        early, self._early = self._early, []
+        if not self._lost:
+            self.transport.set_protocol(owner)
+        for data in early:
+            owner.data_received(data)
         if self._lost:
-            owner.on_backend_lost(None)
+            owner.connection_lost(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -123,16 +116,6 @@ class BackendProtocol(asyncio.Protocol):
             self._answer.set_exception(
                 BackendUnreachable("the connection closed during the handshake")
             )
-        if self._owner is not None:
-            self._owner.on_backend_lost(exc)
-
-    def pause_writing(self) -> None:
-        if self._owner is not None:
-            self._owner.on_backend_pause(True)
-
-    def resume_writing(self) -> None:
-        if self._owner is not None:
-            self._owner.on_backend_pause(False)
 
 
 async def _connect(settings: BackendSettings) -> tuple[asyncio.Transport, BackendProtocol]:
