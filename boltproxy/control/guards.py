@@ -77,10 +77,13 @@ class Window:
         self._slices: deque[_Slice] = deque()
 
     def add(self, now: float, failed: bool, latency: float | None = None) -> None:
-        self._expire(now)
-        if not self._slices or now >= self._slices[-1].start + self._width:
-            self._slices.append(_Slice(now, self._with_latency))
-        current = self._slices[-1]
+        slices = self._slices
+        if not slices or now >= slices[-1].start + self._width:
+            # Old slices leave when a new one starts (and whenever the window is
+            # read): once per slice, not per query on the relay path.
+            self._expire(now)
+            slices.append(_Slice(now, self._with_latency))
+        current = slices[-1]
         current.count += 1
         current.failures += failed
         if self._with_latency and latency is not None:
@@ -161,7 +164,8 @@ class GuardMonitor:
             window = self._windows[backend] = Window(self.settings.window_seconds)
         now = self._clock()
         window.add(now, not ok, latency)
-        self._maybe_evaluate(now)
+        if self._guarded and now >= self._next_evaluation:
+            self._maybe_evaluate(now)
 
     def observe_shadow(self, matched: bool) -> None:
         """One shadow comparison: did the candidate's result match the primary's?"""
