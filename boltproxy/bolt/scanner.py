@@ -23,12 +23,21 @@ from boltproxy.bolt.framing import DEFAULT_MAX_MESSAGE_SIZE
 RECORD_TAG: Final = 0x71
 
 
-@dataclass(slots=True)
+# init=False: compiled, a dataclass's generated __init__ stays interpreted Python
+# (built by the dataclasses module at import); a written one is compiled. One is
+# made per summary on the relay path.
+@dataclass(slots=True, init=False)
 class ScannedMessage:
     tag: int
     start: int  # absolute offset of the message's first chunk header
     end: int  # absolute offset just after its end marker
     payload: bytes
+
+    def __init__(self, tag: int, start: int, end: int, payload: bytes) -> None:
+        self.tag = tag
+        self.start = start
+        self.end = end
+        self.payload = payload
 
 
 class ResponseScanner:

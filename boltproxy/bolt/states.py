@@ -88,8 +88,9 @@ _ONLY: dict[ServerState, frozenset[ServerState]] = {state: frozenset({state}) fo
 
 
 # Not frozen: one is made per summary on the relay path, and a frozen dataclass
-# costs four times as much to build. Treat it as read-only.
-@dataclass(slots=True)
+# costs four times as much to build. Treat it as read-only. init=False: compiled,
+# a dataclass's generated __init__ stays interpreted Python; a written one is compiled.
+@dataclass(slots=True, init=False)
 class Completed:
     request: int
     outcome: Outcome
@@ -97,6 +98,22 @@ class Completed:
     after: ServerState
     began_transaction: bool
     ended_transaction: bool
+
+    def __init__(
+        self,
+        request: int,
+        outcome: Outcome,
+        before: ServerState,
+        after: ServerState,
+        began_transaction: bool,
+        ended_transaction: bool,
+    ) -> None:
+        self.request = request
+        self.outcome = outcome
+        self.before = before
+        self.after = after
+        self.began_transaction = began_transaction
+        self.ended_transaction = ended_transaction
 
 
 # A position in the conversation: the state and how many results are open.
