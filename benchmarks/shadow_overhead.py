@@ -112,11 +112,14 @@ def cpu_seconds(pid: int, *, children: bool = True) -> float:
 
 
 def _children(pid: int) -> list[int]:
+    """Child processes started by any thread (the comparison worker is started from one)."""
+    children: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(c) for c in (task / "children").read_text().split()]
     except OSError:
-        return []
-    return [int(child) for child in text.split()]
+        return children
+    return children
 
 
 def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path,
