@@ -13,7 +13,9 @@ bounded by ``width * workers`` whatever the graph's size.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+import bisect
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from boltproxy.tasks import spawn
@@ -72,6 +74,44 @@ class RangeCursor:
     def __iter__(self) -> Iterator[IdRange]:
         while (span := self.take()) is not None:
             yield span
+
+
+class DoneRanges:
+    """Ranges already written by an earlier run, to leave out of a resumed scan."""
+
+    def __init__(self, done: Iterable[IdRange] = ()) -> None:
+        merged: list[IdRange] = []
+        # Done ranges may overlap (an earlier run with other range widths): merged here,
+        # so that ``missing`` can start from one bisection.
+        for span in sorted((s for s in done if s.hi > s.lo), key=lambda s: s.lo):
+            if merged and span.lo <= merged[-1].hi:
+                merged[-1] = IdRange(merged[-1].lo, max(merged[-1].hi, span.hi))
+            else:
+                merged.append(span)
+        self.spans = merged
+        self._los = [span.lo for span in merged]
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def missing(self, span: IdRange) -> list[IdRange]:
+        """The parts of ``span`` that no done range covers, in order."""
+        parts: list[IdRange] = []
+        at = span.lo
+        index = max(0, bisect.bisect_right(self._los, span.lo) - 1)
+        for done in itertools.islice(self.spans, index, None):
+            if done.lo >= span.hi:
+                break
+            if done.hi <= at:
+                continue
+            if done.lo > at:
+                parts.append(IdRange(at, done.lo))
+            at = max(at, done.hi)
+            if at >= span.hi:
+                break
+        if at < span.hi:
+            parts.append(IdRange(at, span.hi))
+        return parts
 
 
 async def scan_ranges(
