@@ -52,6 +52,7 @@ import neo4j
 from boltproxy.migrate import codec, literal
 from boltproxy.migrate.connect import Endpoint, open_driver
 from boltproxy.migrate.copy import copy_graph
+from boltproxy.migrate.progress import NullProgress
 from boltproxy.sandbox.manager import DEFAULT_VERSIONS
 from boltproxy.sandbox.neo4j import Neo4jServer
 
@@ -180,6 +181,27 @@ def _scripted_child(source: Endpoint, target: Endpoint, falkordb: bool) -> float
     return asyncio.run(run())
 
 
+class PhaseTimes(NullProgress):
+    """Seconds spent from one phase of the copy to the next (the last ends at ``close``)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.current: tuple[str, float] | None = None
+
+    def phase(self, name: str, total: int | None, done: int = 0) -> None:
+        self.close()
+        self.current = (name, time.perf_counter())
+
+    def close(self) -> None:
+        if self.current is not None:
+            name, began = self.current
+            self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - began
+            self.current = None
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.times.items())
+
+
 async def empty_falkordb(driver: neo4j.AsyncDriver) -> None:
     await write(driver, "MATCH (n) DETACH DELETE n")
 
@@ -286,13 +308,16 @@ async def measure(
         await empty(green_driver)
 
     started = time.perf_counter()
+    phases = PhaseTimes()
     result = await copy_graph(blue_driver, green_driver, source=blue, target=green,
-                              batch_size=args.batch_size, concurrency=args.concurrency)
+                              batch_size=args.batch_size, concurrency=args.concurrency,
+                              progress=phases)
     elapsed = time.perf_counter() - started
     copy_rate = (result.nodes + result.relationships) / elapsed
     print(f"copy     : {result.nodes / elapsed:10.0f} nodes/s (amortised), "
           f"{result.relationships / elapsed:.0f} relationships/s (amortised), "
           f"{copy_rate:.0f} entities/s, {elapsed:.1f}s total")
+    print(f"           phases: {phases}")
     print(f"ratio    : copy / naive = {copy_rate / naive_rate:.1f}x (target >= 20x), "
           f"copy / script = {copy_rate / script_rate:.2f}x (target > 1)")
 
