@@ -144,12 +144,13 @@ async def claim_target(
     target: Endpoint,
     into_non_empty: bool,
     what: str,
+    fields: dict[str, int | str] | None = None,
 ) -> dict[str, Any]:
     """The marker of ``run`` in the target: found (a resume) or newly written.
 
     Refuses a target that holds another run's marker, or data without any marker
     unless ``into_non_empty``; the refusal never suggests a flag that would
-    duplicate data.
+    duplicate data. ``fields`` go into a new marker only (how this run writes, say).
     """
     marker = await writer.read_marker()
     if marker is not None:
@@ -177,9 +178,9 @@ async def claim_target(
                 "--into-non-empty is only for adding to unrelated data: over an earlier "
                 "import of the same data it would duplicate it.",
             )
-    fields: dict[str, int | str] = {"kind": what, "phase": "write", "nodes_batches": 0,
-                                    "relationships_batches": 0, "nodes_created": 0,
-                                    "relationships_created": 0, "skipped": "{}"}  # fmt: skip
+    fields = {"kind": what, "phase": "write", "nodes_batches": 0, "relationships_batches": 0,
+              "nodes_created": 0, "relationships_created": 0, "skipped": "{}",
+              **(fields or {})}  # fmt: skip
     await writer.write_marker(run, fields)
     return {"run": run, **fields}
 

@@ -631,6 +631,25 @@ async def test_copy_interrupted_in_cleanup_resumes_without_duplicates(
     assert await graph_content(green_driver) == await graph_content(blue_driver)
 
 
+@pytest.mark.parametrize("ranges", [1, 4])  # during the nodes; during the relationships
+async def test_copy_interrupted_while_writing_resumes_without_duplicates(
+    blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
+    green_driver: neo4j.AsyncDriver, ranges: int,
+) -> None:  # fmt: skip
+    await populate(blue_driver)
+    args: dict[str, Any] = {"source": Endpoint(blue.uri), "target": Endpoint(green.uri),
+                            "batch_size": BATCH}  # fmt: skip
+    with pytest.raises(Interrupted):
+        await copy_graph(blue_driver, green_driver, progress=StopAfter(ranges), **args)
+
+    again = await copy_graph(blue_driver, green_driver, **args)
+
+    assert again.resumed and again.problem() is None
+    assert (again.nodes, again.relationships) == (BULK + 4, BULK - 1 + 4)
+    assert await graph_content(green_driver) == await graph_content(blue_driver)
+    assert await run(green_driver, "MATCH (n) WHERE n.uid IS NULL RETURN count(n)") == [[0]]
+
+
 async def test_relationship_with_missing_endpoint_is_reported_and_fails(
     blue: Server, green: Server, blue_driver: neo4j.AsyncDriver,
     green_driver: neo4j.AsyncDriver, tmp_path: Path,
