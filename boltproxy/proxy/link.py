@@ -14,7 +14,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
-from typing import cast
+from typing import Protocol, cast
 
 from boltproxy.bolt.framing import NeedData
 from boltproxy.bolt.greeting import BackendGreeting, BackendOffered
@@ -25,6 +25,14 @@ from boltproxy.config import BackendSettings
 log = logging.getLogger("boltproxy.link")
 
 Answer = BackendOffered | Negotiated
+
+
+class LinkOwner(Protocol):
+    """The protocol a link's transport is handed to once negotiated (a buffered one
+    may be), and what arrived before that is passed to."""
+
+    def data_received(self, data: bytes) -> None: ...
+    def connection_lost(self, exc: Exception | None) -> None: ...
 
 
 class LinkError(Exception):
@@ -98,13 +106,13 @@ class BackendProtocol(asyncio.Protocol):
             self._early.append(event.leftover)
         self._answer.set_result(event)
 
-    def attach(self, owner: asyncio.Protocol) -> None:
+    def attach(self, owner: LinkOwner) -> None:
         """Hand the transport over once the handshake is done: ``owner`` becomes its
         protocol, so that the event loop calls it with no hop through this one per read."""
         assert self.transport is not None
         early, self._early = self._early, []
         if not self._lost:
-            self.transport.set_protocol(owner)
+            self.transport.set_protocol(cast(asyncio.BaseProtocol, owner))
         for data in early:
             owner.data_received(data)
         if self._lost:
