@@ -51,3 +51,22 @@ def test_metrics_stay_out_of_the_default_registry() -> None:
     # An application embedding boltproxy keeps its own /metrics free of ours (and vice versa).
     default = generate_latest(prometheus_client.REGISTRY).decode()
     assert "boltproxy_" not in default
+
+
+def test_query_latencies_reach_the_histogram_with_the_traffic_flush() -> None:
+    from boltproxy.proxy.observer import MetricsObserver
+
+    observer = MetricsObserver()
+    name = "boltproxy_query_latency_seconds"
+    # On a bucket's bound, below every bound, and past the last one: the buckets
+    # Histogram.observe would choose.
+    for seconds in (0.00025, 0.00001, 1e6):
+        observer.query_latency("test-flush", seconds)
+    assert sample(f"{name}_count", backend="test-flush") in (None, 0)
+    observer.traffic({}, {}, 0, 0)
+    assert sample(f"{name}_bucket", backend="test-flush", le="0.0001") == 1
+    assert sample(f"{name}_bucket", backend="test-flush", le="0.00025") == 2
+    assert sample(f"{name}_bucket", backend="test-flush", le="+Inf") == 3
+    assert sample(f"{name}_sum", backend="test-flush") == 0.00025 + 0.00001 + 1e6
+    observer.traffic({}, {}, 0, 0)  # nothing new: nothing counted twice
+    assert sample(f"{name}_count", backend="test-flush") == 3
