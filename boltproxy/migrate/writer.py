@@ -15,6 +15,8 @@ batch is split by label set / type and written with one query per group.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -181,6 +183,12 @@ class GraphWriter:
         self.driver = driver
         self.database = database
         self.flavor = flavor
+        # FalkorDB runs one write at a time, and two write transactions open at once cost
+        # it far more than queueing them here: a copy's ranges of 10,000 nodes took 1.6 s
+        # each with two writers, 0.11 s with one (reads of the source still overlap).
+        self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = (
+            asyncio.Lock() if flavor == "falkordb" else contextlib.nullcontext()
+        )
         if flavor == "neo4j":
             self._cleanup_rels = _NEO4J_CLEAN_RELS
             self._cleanup_nodes = _NEO4J_CLEAN_NODES
@@ -352,7 +360,8 @@ class GraphWriter:
             f"{STATE_PREFIX}rows: size(m), {STATE_PREFIX}src: [p IN m | p[0]], "
             f"{STATE_PREFIX}tgt: [p IN m | p[1]]}}) RETURN size(m)"
         )
-        values = await self._write(*query.text())
+        async with self._write_turn:
+            values = await self._write(*query.text())
         return int(values[0][0]) if values else 0
 
     async def copy_relationships(
@@ -393,7 +402,8 @@ class GraphWriter:
             f"{STATE_PREFIX}types: $types, {STATE_PREFIX}read: $read, "
             f"{STATE_PREFIX}made: {counts}}}) RETURN {counts}"
         )
-        values = await self._write(*query.text())
+        async with self._write_turn:
+            values = await self._write(*query.text())
         written = Written()
         created = [int(c) for c in values[0][0]] if values else [0] * len(types)
         for rel_type, count in zip(types, created, strict=True):
