@@ -86,9 +86,14 @@ class LinkRole(enum.Enum):
 
 
 
-@dataclass(slots=True)
+# init=False with a written __init__ on the objects made per query: compiled, a
+# dataclass's generated __init__ stays interpreted Python (see bolt.scanner).
+@dataclass(slots=True, init=False)
 class SendToClient:
     data: bytes | memoryview
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self.data = data
 
 
 @dataclass(slots=True)
@@ -117,10 +122,14 @@ class ChooseVersion:
     version: Version
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SendToLink:
     link: int
     data: bytes | memoryview
+
+    def __init__(self, link: int, data: bytes | memoryview) -> None:
+        self.link = link
+        self.data = data
 
 
 @dataclass(slots=True)
@@ -236,13 +245,18 @@ class _Warm:
     logins: int = 0  # replayed HELLO/LOGON still unanswered
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Query:
-    """One RUN, from its sending to the end of its result."""
+    """One RUN, from its sending to the end of its result (made per query: see SendToClient)."""
 
     started: float
     routing: bool  # a routing-table procedure: its rows are rewritten
     capture: Capture | None  # mirrored and compared: its answer is kept
+
+    def __init__(self, started: float, routing: bool, capture: Capture | None) -> None:
+        self.started = started
+        self.routing = routing
+        self.capture = capture
 
     @property
     def collects(self) -> bool:
