@@ -56,6 +56,17 @@ def mix(a: int, b: int, c: int) -> int:
     return h64(_PACK3.pack(a, b, c))
 
 
+def scratch_settings(db: sqlite3.Connection, cache_kib: int) -> None:
+    """A scratch file: no journal, no fsync, and a page cache capped at ``cache_kib``."""
+    for pragma in (
+        "journal_mode = OFF",
+        "synchronous = OFF",
+        f"cache_size = -{int(cache_kib)}",  # negative: KiB, so memory is capped
+        "temp_store = FILE",
+    ):
+        db.execute(f"PRAGMA {pragma}")
+
+
 class _MultisetSum:
     """SQLite aggregate: the sum mod 2**64 of ``mix(direction, rel, colour)`` per row.
 
@@ -93,13 +104,7 @@ class GraphFingerprint:
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.create_function("mix", 3, mix, deterministic=True)
         self.db.create_aggregate("msum", 3, _MultisetSum)  # type: ignore[arg-type]
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            f"cache_size = -{int(cache_kib)}",  # negative: KiB, so memory is capped
-            "temp_store = FILE",
-        ):
-            self.db.execute(f"PRAGMA {pragma}")
+        scratch_settings(self.db, cache_kib)
         if created:
             self.db.executescript(
                 """

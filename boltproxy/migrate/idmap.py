@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from boltproxy.migrate.identity import scratch_settings
+
 # SQLite's default limit on host parameters in one statement is 32,766.
 _CHUNK = 30_000
 
@@ -30,13 +32,7 @@ class IdMap:
         # Look-ups run in worker threads (off the event loop); one at a time uses it.
         self._lock = threading.Lock()
         self.db = sqlite3.connect(Path(self._tmp.name) / "ids.sqlite", check_same_thread=False)
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            f"cache_size = -{int(cache_kib)}",  # negative: KiB, so memory is capped
-            "temp_store = FILE",
-        ):
-            self.db.execute(f"PRAGMA {pragma}")
+        scratch_settings(self.db, cache_kib)
         self.db.execute("CREATE TABLE ids (s INTEGER PRIMARY KEY, t INTEGER NOT NULL)")
         self.size = 0
 

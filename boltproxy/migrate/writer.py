@@ -120,6 +120,30 @@ def _exact_item(tagged: Tagged, force: bool = False) -> dict[str, Any] | None:
     return None
 
 
+def neo4j_rows(rows: Sequence[Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows as driver parameters: the properties it can carry, the rest as numbers."""
+    params = []
+    for row in rows:
+        plain, exact = split_exact(row["props"])
+        params.append(
+            {
+                **{k: row[k] for k in keys},
+                "props": codec.decode_properties(plain),
+                "exact": exact,
+            }
+        )
+    return params
+
+
+def literal_rows(rows: Sequence[Any], keys: tuple[str, ...]) -> tuple[str, bool]:
+    """Rows as a FalkorDB literal list, and whether every property value is a constant."""
+    rendered = literal.rows(
+        {**{k: str(int(row[k])) for k in keys}, "props": literal.properties(row["props"])}
+        for row in rows
+    )
+    return rendered, all(literal.is_constant(v) for row in rows for v in row["props"].values())
+
+
 def split_exact(props: dict[str, Tagged]) -> tuple[dict[str, Tagged], list[dict[str, Any]]]:
     """Properties the driver can send, and those the server must build from numbers."""
     plain: dict[str, Tagged] = {}
@@ -510,29 +534,13 @@ class GraphWriter:
     ) -> tuple[list[list[Any]], Any]:
         # ``head`` holds ``{rows}`` where the list goes: a parameter or a literal.
         if self.flavor == "neo4j":
-            params = []
-            for row in rows:
-                plain, exact = split_exact(row["props"])
-                params.append(
-                    {
-                        **{k: row[k] for k in keys},  # type: ignore[literal-required]
-                        "props": codec.decode_properties(plain),
-                        "exact": exact,
-                    }
-                )
             var = "n" if "MERGE (n" in head else "r"
             query = head.replace("{rows}", "$rows").replace(
                 f"SET {var} += row.props", f"SET {var} += row.props {_SET_EXACT.format(v=var)}"
             )
-            return await self._write_counted(query, {"rows": params})
-        rendered = literal.rows(
-            {
-                **{k: str(int(row[k])) for k in keys},  # type: ignore[literal-required]
-                "props": literal.properties(row["props"]),
-            }
-            for row in rows
-        )
-        if all(literal.is_constant(v) for row in rows for v in row["props"].values()):
+            return await self._write_counted(query, {"rows": neo4j_rows(rows, keys)})
+        rendered, constant = literal_rows(rows, keys)
+        if constant:
             # As a ``CYPHER rows=...`` prefix, FalkorDB reads the rows with its parameter
             # parser, 25 times faster than the same literal inside the query, and the
             # query after it is the same for every batch, so its plan is cached.
@@ -566,23 +574,10 @@ class _Query:
     def rows(self, name: str, rows: Sequence[Any], keys: tuple[str, ...]) -> str:
         """Where the query reads ``rows`` from: ``$name``, or a literal list."""
         if self.flavor == "neo4j":
-            params = []
-            for row in rows:
-                plain, exact = split_exact(row["props"])
-                params.append(
-                    {
-                        **{k: row[k] for k in keys},
-                        "props": codec.decode_properties(plain),
-                        "exact": exact,
-                    }
-                )
-            self.params[name] = params
+            self.params[name] = neo4j_rows(rows, keys)
             return f"${name}"
-        rendered = literal.rows(
-            {**{k: str(int(row[k])) for k in keys}, "props": literal.properties(row["props"])}
-            for row in rows
-        )
-        if all(literal.is_constant(v) for row in rows for v in row["props"].values()):
+        rendered, constant = literal_rows(rows, keys)
+        if constant:
             self.prefix[name] = rendered
             return f"${name}"
         return rendered
