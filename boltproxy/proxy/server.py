@@ -102,7 +102,7 @@ class ProxyServer:
         if self.capturing or (self.settings.shadow.mode != "off" and self.router.candidates):
             self.shadow_sink = ShadowSink(
                 self.settings.shadow,
-                primaries={name: b.uri for name, b in self.settings.backends.items()},
+                primaries={str(name): b for name, b in self.settings.backends.items()},
             )
             # Spawning the worker's interpreter takes a while: not on the loop.
             await asyncio.to_thread(self.shadow_sink.start)

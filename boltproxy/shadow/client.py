@@ -76,6 +76,7 @@ class RawBoltClient:
         *,
         handshake_timeout: float = 5.0,
         attempts: int = 3,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> RawBoltClient:
         """Connect and log in; a handshake left unanswered is tried again on a new connection.
 
@@ -83,6 +84,7 @@ class RawBoltClient:
         never answer its handshake, or close it unanswered; a fresh connection
         usually is answered. A server that hangs up on the handshake is offered
         Bolt 5 and 4 only the next time: some close on a version they do not know.
+        TLS follows the URI's scheme unless ``ssl_context`` is given (a backend's own CA).
         """
         parts = urlsplit(uri)
         where = f"{parts.hostname}:{parts.port or 7687}"
@@ -92,7 +94,9 @@ class RawBoltClient:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(
-                        parts.hostname, parts.port or 7687, ssl=_ssl_context(parts.scheme)
+                        parts.hostname,
+                        parts.port or 7687,
+                        ssl=ssl_context or _ssl_context(parts.scheme),
                     ),
                     connect_timeout,
                 )

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from boltproxy.bolt import packstream
+from boltproxy.config import BackendSettings
+from boltproxy.proxy.link import backend_ssl_context
 from boltproxy.shadow.classify import classify
 from boltproxy.shadow.client import ClientError, RawBoltClient, basic_auth
 from boltproxy.shadow.compare import CompareOptions, compare
@@ -116,7 +118,7 @@ class PrimaryRerun:
 
     def __init__(
         self,
-        uris: dict[str, str],
+        backends: dict[str, BackendSettings],
         settings: NoiseSettings,
         password: str | None,
         timeout: float,
@@ -124,7 +126,7 @@ class PrimaryRerun:
         max_records: int,
         max_bytes: int,
     ) -> None:
-        self._uris = uris
+        self._backends = backends
         self._auth = basic_auth(settings.user, password)
         self._timeout = timeout
         self._max_records = max_records
@@ -135,12 +137,15 @@ class PrimaryRerun:
 
     def run(self, backend: str | None, exchange: Exchange) -> Answer | None:
         """The primary's second answer, or None when it could not be had."""
-        uri = self._uris.get(backend or "")
-        if uri is None or time.monotonic() < self._resting_until.get(uri, 0.0):
+        settings = self._backends.get(backend or "")
+        if settings is None:
+            return None
+        uri = settings.uri
+        if time.monotonic() < self._resting_until.get(uri, 0.0):
             return None
         try:
             return self._loop.run_until_complete(
-                asyncio.wait_for(self._run(uri, exchange), self._timeout)
+                asyncio.wait_for(self._run(settings, exchange), self._timeout)
             )
         except (ClientError, OSError, TimeoutError) as exc:
             # Never the query or its values: which server, and why.
@@ -149,11 +154,13 @@ class PrimaryRerun:
             self._forget(uri)
             return None
 
-    async def _run(self, uri: str, exchange: Exchange) -> Answer:
-        client = self._clients.get(uri)
+    async def _run(self, backend: BackendSettings, exchange: Exchange) -> Answer:
+        client = self._clients.get(backend.uri)
         if client is None:
-            client = await RawBoltClient.connect(uri, self._auth)
-            self._clients[uri] = client
+            # TLS as the relay reaches this backend: its scheme and its own CA.
+            tls = backend_ssl_context(backend)
+            client = await RawBoltClient.connect(backend.uri, self._auth, ssl_context=tls)
+            self._clients[backend.uri] = client
         extra: dict[str, object] = {"mode": "r", "tx_metadata": _MARKER}
         if exchange.database is not None:
             extra["db"] = exchange.database

@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+from boltproxy.config import BackendSettings
 from boltproxy.shadow import metrics
 from boltproxy.shadow.capture import CaptureWriter
 from boltproxy.shadow.classify import nondeterminism, orders_results
@@ -59,10 +60,10 @@ class ShadowSink:
         settings: ShadowSettings,
         *,
         metrics_interval: float = 1.0,
-        primaries: dict[str, str] | None = None,
+        primaries: dict[str, BackendSettings] | None = None,
     ) -> None:
         self._settings = settings
-        # Backend name → URI, for noise learning's re-runs on the primary.
+        # The backends by name, for noise learning's re-runs on the primary.
         self._primaries = primaries or {}
         self._context = multiprocessing.get_context("spawn")
         self._queue: Any = self._context.Queue()
@@ -316,7 +317,7 @@ def _worker_main(
     jobs: Any,
     counters: Any,
     settings_json: str,
-    primaries: dict[str, str],
+    primaries: dict[str, BackendSettings],
     password: str | None,
 ) -> None:
     # The proxy decides when the worker stops (a sentinel), not a Ctrl-C to the group.

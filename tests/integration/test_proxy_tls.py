@@ -10,8 +10,12 @@ from pathlib import Path
 import neo4j
 import pytest
 
+from boltproxy.config import BackendSettings
+from boltproxy.shadow.noise import PrimaryRerun
+from boltproxy.shadow.settings import NoiseSettings
 from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
 from tests.support.proxy import proxy_settings, running_proxy
+from tests.support.shadow_answers import answer, exchange
 
 AUTH = ("neo4j", "password")
 
@@ -83,3 +87,27 @@ def test_plain_client_against_a_tls_listener_is_refused(
         pytest.raises(neo4j.exceptions.DriverError),
     ):
         driver.verify_connectivity()
+
+
+def test_noise_re_runs_reach_a_tls_backend_through_its_own_ca(
+    certificate: tuple[Path, Path], fake: FakeNeo4j
+) -> None:
+    cert, key = certificate
+    front = proxy_settings(fake.uri, listen={"tls_cert": cert, "tls_key": key})
+    noise = NoiseSettings.model_validate({"user": AUTH[0], "password": AUTH[1]})
+    query = exchange("RETURN 1 AS x", answer(["x"], [[1]]), answer(["x"], [[1]]))
+    with running_proxy(front) as tls_proxy:
+        uri = f"bolt+s://localhost:{tls_proxy.port}"
+        for backend, answered in (
+            (BackendSettings(uri=uri, ca_file=cert), True),
+            (BackendSettings(uri=uri), False),  # the system's trust store: refused
+        ):
+            rerun = PrimaryRerun({"blue": backend}, noise, AUTH[1], 10.0,
+                                 max_records=10, max_bytes=1 << 20)  # fmt: skip
+            try:
+                second = rerun.run("blue", query)
+            finally:
+                rerun.close()
+            assert (second is not None) is answered
+            if second is not None:
+                assert second.records == answer(["x"], [[1]]).records
