@@ -339,6 +339,7 @@ class ClientSession:
         self._reader: MessageReader | None = None
         self._authenticated = False
         self._refusal: ClientRefusal | None = None  # end once pending answers are in
+        self._server_ended = False  # a fatal FAILURE ended the conversation: no more answers
         self._goodbye = False
         self._closed = False
         self._queries: deque[_Query] = deque()  # RUNs awaiting their reply
@@ -640,18 +641,10 @@ class ClientSession:
                 break
             if not isinstance(event, Message):
                 continue  # a keep-alive: between the client and the proxy only
-            conversation = self.conversation
-            if (
-                conversation is not None
-                and conversation.state is ServerState.DEFUNCT
-                and not conversation.pending
-            ):
-                # The server ended the conversation with a fatal FAILURE (a failed
-                # login) and hangs up: a request now finds the connection closed,
-                # as it would directly, not an answer the server never sends.
-                return commands + self._close_all("the server ended the conversation")
             accepted = self._accept_request(event)
             if accepted is None:
+                if self._server_ended:
+                    return commands + self._close_all("the server ended the conversation")
                 break
             tag, held = accepted
             if held:
@@ -711,7 +704,13 @@ class ClientSession:
             self._refuse_client("pipelining", exc)
             return None
         except ProtocolViolation as exc:
-            self._refuse_client("protocol", exc)
+            if conversation.state is ServerState.DEFUNCT and not conversation.pending:
+                # The server ended the conversation with a fatal FAILURE (a failed
+                # login) and hangs up: a request now finds the connection closed,
+                # as it would directly, not an answer the server never sends.
+                self._server_ended = True
+            else:
+                self._refuse_client("protocol", exc)
             return None
         counts = self._tally.client
         counts[tag] = counts.get(tag, 0) + 1
