@@ -86,17 +86,23 @@ def _accepts(port: int) -> bool:
         return False
 
 
+def _serve_two_workers(tmp_path: Path, port: int, sections: str) -> subprocess.Popen[bytes]:
+    """``serve --workers 2`` on ``port``, configured with ``sections`` besides the listener."""
+    config = tmp_path / "boltproxy.toml"
+    config.write_text(
+        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n{sections}'
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture
 def served(fake: FakeNeo4j, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    config = tmp_path / "boltproxy.toml"
-    config.write_text(
-        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
-        f'[admin]\nenabled = false\n[backends.blue]\nuri = "{fake.uri}"\n'
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
-        stdout=subprocess.DEVNULL,
+    process = _serve_two_workers(
+        tmp_path, port, f'[admin]\nenabled = false\n[backends.blue]\nuri = "{fake.uri}"\n'
     )
     try:
         _wait_for(lambda: len(_children(process.pid)) == 2 and _accepts(port))
@@ -200,15 +206,11 @@ def _open_clients(admin_port: int) -> float | None:
 
 def test_metrics_cover_every_worker(fake: FakeNeo4j, tmp_path: Path, redis_url: str) -> None:
     port, admin_port = free_port(), free_port()
-    config = tmp_path / "boltproxy.toml"
-    config.write_text(
-        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+    process = _serve_two_workers(
+        tmp_path,
+        port,
         f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {admin_port}\n'
-        f'[control]\nstore = "{redis_url}"\n[backends.blue]\nuri = "{fake.uri}"\n'
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
-        stdout=subprocess.DEVNULL,
+        f'[control]\nstore = "{redis_url}"\n[backends.blue]\nuri = "{fake.uri}"\n',
     )
     clients: list[socket.socket] = []
     try:
@@ -232,15 +234,11 @@ def test_each_worker_captures_to_its_own_file_and_nothing_is_lost(
 ) -> None:
     port = free_port()
     capture = tmp_path / "capture.jsonl"
-    config = tmp_path / "boltproxy.toml"
-    config.write_text(
-        f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
+    process = _serve_two_workers(
+        tmp_path,
+        port,
         f'[admin]\nenabled = false\n[backends.blue]\nuri = "{fake.uri}"\n'
-        f'[shadow]\nmode = "off"\ncapture = "{capture}"\n'
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "2"],
-        stdout=subprocess.DEVNULL,
+        f'[shadow]\nmode = "off"\ncapture = "{capture}"\n',
     )
     files = [tmp_path / "capture.worker-0.jsonl", tmp_path / "capture.worker-1.jsonl"]
     try:
