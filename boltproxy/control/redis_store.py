@@ -167,7 +167,7 @@ class RedisStateStore:
                 self._report(exc)
             finally:
                 with contextlib.suppress(redis_errors.RedisError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             # Polling keeps the replica in step while the subscription is down.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self._poll_interval)
