@@ -52,7 +52,7 @@ def build_admin_app(
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", health_view)
     if control is not None:
-        TrafficApi(control, token, hooks or AdminHooks.defaults()).add_routes(app)
+        TrafficApi(control, token, hooks or AdminHooks.defaults(control)).add_routes(app)
     return app
 
 

@@ -13,7 +13,7 @@ configured), 409 (the change is not possible now) or 503 (the store failed).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,9 +25,12 @@ from boltproxy.control.plane import ControlPlane, Outcome
 from boltproxy.control.state import Refused
 from boltproxy.control.store import ControlStoreError
 
+# The shadow settings in force here (secrets masked).
 ShadowGet = Callable[[], Awaitable[dict[str, Any]]]
-# Applies new shadow settings and returns them as now in force; ValueError refuses.
-ShadowSet = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+# (overrides in the freshest control state, a POST /shadow body) -> the overrides
+# to store, checked against this proxy's configuration; ValueError refuses. Every
+# proxy applies stored overrides when its router adopts the state.
+ShadowSet = Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +48,14 @@ ShadowRates = Callable[[], Sequence[ShapeMatch]]
 class MemoryShadowSettings:
     """Shadow settings kept as given, until the shadow area supplies its own hooks."""
 
-    def __init__(self) -> None:
-        self._settings: dict[str, Any] = {}
+    def __init__(self, control: ControlPlane) -> None:
+        self._control = control
 
     async def get(self) -> dict[str, Any]:
-        return dict(self._settings)
+        return dict(self._control.router.state.shadow)
 
-    async def set(self, settings: dict[str, Any]) -> dict[str, Any]:
-        self._settings = dict(settings)
-        return dict(self._settings)
+    def revise(self, overrides: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        return {**overrides, **changes}
 
 
 def no_shapes() -> Sequence[ShapeMatch]:
@@ -69,9 +71,9 @@ class AdminHooks:
     shadow_rates: ShadowRates = no_shapes
 
     @classmethod
-    def defaults(cls) -> AdminHooks:
-        memory = MemoryShadowSettings()
-        return cls(memory.get, memory.set)
+    def defaults(cls, control: ControlPlane) -> AdminHooks:
+        memory = MemoryShadowSettings(control)
+        return cls(memory.get, memory.revise)
 
 
 # Audit entries hold what was asked; an absurd request is refused before it is logged.
@@ -153,13 +155,16 @@ class TrafficApi:
 
     # --- reading --------------------------------------------------------------------
 
-    def _status(self) -> dict[str, Any]:
+    async def _status(self) -> dict[str, Any]:
         report = self.control.status()
-        report["shadow"] = {"shapes": [asdict(s) for s in self.hooks.shadow_rates()]}
+        report["shadow"].update(
+            settings=await self.hooks.get_shadow(),
+            shapes=[asdict(s) for s in self.hooks.shadow_rates()],
+        )
         return report
 
     async def status(self, _request: web.Request) -> web.Response:
-        return web.json_response(self._status())
+        return web.json_response(await self._status())
 
     async def audit(self, request: web.Request) -> web.Response:
         raw = request.query.get("limit", "50")
@@ -176,7 +181,7 @@ class TrafficApi:
             entries = [entry.to_json() for entry in await self.control.recent(20)]
         except ControlStoreError:
             entries = []  # the page still shows the routing state; its script retries
-        return render_page(self._status(), entries)
+        return render_page(await self._status(), entries)
 
     async def get_shadow(self, _request: web.Request) -> web.Response:
         return web.json_response(await self.hooks.get_shadow())
@@ -229,11 +234,16 @@ class TrafficApi:
         who = await self._authorize(request, "shadow")
         if isinstance(who, web.Response):
             return who
-        body = await self._body(request)
+        changes = await self._body(request)
+
+        def revise(overrides: Mapping[str, Any]) -> Mapping[str, Any]:
+            return self.hooks.set_shadow(overrides, changes)
+
+        # Through the control state, like a flip: every worker and replica applies it.
         try:
-            applied = await self.hooks.set_shadow(body)
-        except ValueError as exc:
-            await self.control.record(who, "shadow", "refused", str(exc), body)
+            outcome = await self.control.set_shadow(who, revise, changes)
+        except Refused as exc:
             return _refusal(409, "refused", str(exc))
-        await self.control.record(who, "shadow", "ok", "shadow settings changed", body)
-        return web.json_response({"result": "ok", "action": "shadow", "shadow": applied})
+        except ControlStoreError as exc:
+            return _refusal(503, "failed", str(exc))
+        return web.json_response({**outcome.to_json(), "shadow": await self.hooks.get_shadow()})

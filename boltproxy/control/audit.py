@@ -2,7 +2,7 @@
 
 Entries are appended, never changed: JSON Lines in a file, or (redis_store) a
 Redis stream that every replica writes to. Entries never hold a token, only
-its fingerprint (:func:`token_id`).
+its fingerprint (:func:`token_id`), nor a password (:func:`without_secrets`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +25,33 @@ log = logging.getLogger("boltproxy.control.audit")
 RECENT = 1000
 
 
+# How a secret is shown; pydantic shows a SecretStr the same way (GET /shadow).
+SECRET_MASK = "**********"
+_SECRET_WORDS = ("password", "secret", "token")
+
+
 def token_id(token: str) -> str:
     """A short fingerprint naming a token in the log without revealing it."""
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def without_secrets(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """``detail`` with the value of every key that names a secret masked, at any depth.
+
+    A request's arguments are audited as given, and a ``POST /shadow`` may carry
+    ``noise.password`` (refused, but audited): the log must not keep it.
+    """
+    masked: dict[str, Any] = {}
+    for key, value in detail.items():
+        if any(word in str(key).lower() for word in _SECRET_WORDS) and value is not None:
+            masked[key] = SECRET_MASK
+        elif isinstance(value, Mapping):
+            masked[key] = without_secrets(value)
+        elif isinstance(value, list):
+            masked[key] = [without_secrets(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            masked[key] = value
+    return masked
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,8 +122,19 @@ def describe_status(status: dict[str, Any]) -> str:
     ]
     if status["latched"]:
         lines.append(f"AUTO-ROLLBACK LATCHED: {status['latch_reason']}")
+    lines.append(f"shadow:   {_describe_shadow(status.get('shadow') or {})}")
     lines.append(f"store:    {status['store']} (state version {status['version']})")
     return "\n".join(lines)
+
+
+def _describe_shadow(shadow: dict[str, Any]) -> str:
+    settings = shadow.get("settings") or {}
+    changed = ", ".join(sorted(shadow.get("changed") or {}))
+    parts = []
+    if "mode" in settings and "sample_rate" in settings:
+        parts.append(f"mode {settings['mode']}, sample rate {settings['sample_rate']:g}")
+    parts.append(f"changed at run time: {changed}" if changed else "as configured")
+    return "; ".join(parts)
 
 
 def _changed(answer: Any) -> str:

@@ -5,6 +5,11 @@ store to the freshest stored state, then adopted by the :class:`Router` (which
 the relay asks at each transaction boundary), then written to the audit log.
 Refusals are audited too, so the log answers "who tried what" as well as
 "what changed".
+
+Shadow settings changed at run time take the same way (they are part of the
+state), so they reach every worker and replica as a flip does; the proxy
+applies them when its router adopts the state. A change of shadow settings
+alone leaves the guards' windows as they are: the routing they judge is the same.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from boltproxy.control.audit import (
     FileAuditLog,
     MemoryAuditLog,
     TeeAuditLog,
+    without_secrets,
 )
 from boltproxy.control.guards import Clock, GuardMonitor, Trip
 from boltproxy.control.routing import Router
@@ -45,6 +51,11 @@ log = logging.getLogger("boltproxy.control")
 # Waits until the candidate has applied every mirrored write, at most ``max_wait``
 # seconds; False when it could not. The relay supplies it.
 DrainMirror = Callable[[float], Awaitable[bool]]
+
+
+# The shadow overrides after a change, from those in the freshest state; ValueError
+# refuses. The proxy supplies it: it knows its configuration and what may change.
+ShadowRevision = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 async def no_mirror(max_wait: float) -> bool:
@@ -110,7 +121,8 @@ class ControlPlane:
         self.guards = GuardMonitor(settings.guards, clock, on_trip=self._tripped)
         # Changes made by this replica are serialised; replicas are ordered by the store.
         self._lock = asyncio.Lock()
-        self._armed_version = router.state.version
+        # The state the guards were last armed for (None: not yet).
+        self._armed: RoutingState | None = None
         self._judge: asyncio.Task[None] | None = None
         router.add_listener(self._adopted)
 
@@ -155,7 +167,9 @@ class ControlPlane:
 
     def _adopted(self, state: RoutingState) -> None:
         metrics.publish(state)
-        self._armed_version = state.version
+        if self._armed is not None and self._armed.same_routing(state):
+            return  # only shadow settings changed: the windows still judge this routing
+        self._armed = state
         self.guards.watch(state.guarded(), state.rollback_target())
 
     # --- operator actions -------------------------------------------------------
@@ -209,6 +223,24 @@ class ControlPlane:
             lambda s: transitions.drain(s, backend, drained),
         )
 
+    async def set_shadow(
+        self, who: str, revise: ShadowRevision, detail: Mapping[str, Any]
+    ) -> Outcome:
+        """Change the shadow settings of every replica: ``revise`` gives the new overrides.
+
+        ``revise`` runs on the freshest stored state, so two operators changing
+        different keys at once on two replicas keep both changes.
+        """
+
+        def change(state: RoutingState) -> RoutingState:
+            try:
+                overrides = revise(state.shadow)
+            except ValueError as exc:
+                raise Refused(str(exc)) from None
+            return transitions.set_shadow(state, overrides)
+
+        return await self._change(who, "shadow", dict(detail), change)
+
     async def _change(
         self, who: str, action: str, detail: dict[str, Any], change: Change
     ) -> Outcome:
@@ -242,11 +274,12 @@ class ControlPlane:
     def _tripped(self, trip: Trip) -> None:
         # Called from the relay's observation, on the event loop: the rollback
         # itself needs the store, so it runs as a task of its own.
-        spawn(self._auto_rollback(trip, self._armed_version), "control-auto-rollback")
+        armed = self._armed or self.router.state
+        spawn(self._auto_rollback(trip, armed), "control-auto-rollback")
 
-    async def _auto_rollback(self, trip: Trip, armed_version: int) -> None:
+    async def _auto_rollback(self, trip: Trip, armed: RoutingState) -> None:
         def change(state: RoutingState) -> RoutingState:
-            if state.version != armed_version:
+            if not state.same_routing(armed):
                 raise Refused("the routing state changed since the guard judged it")
             return transitions.auto_rollback(state, trip.reason)
 
@@ -281,7 +314,7 @@ class ControlPlane:
         version: int | None = None,
     ) -> None:
         metrics.CHANGES.labels(action=action, result=result).inc()
-        entry = AuditEntry(who, action, result, message, detail, version)
+        entry = AuditEntry(who, action, result, message, without_secrets(detail), version)
         try:
             await self.audit.append(entry)
         except Exception as exc:
@@ -296,6 +329,8 @@ class ControlPlane:
         report = state.to_json()
         report.pop("format")
         report.update(
+            # The keys changed at run time; the admin API adds the settings in force.
+            shadow={"changed": dict(state.shadow)},
             candidates=list(self.router.candidates),
             rollback_target=state.rollback_target(),
             summary=state.describe(),
@@ -308,6 +343,9 @@ class ControlPlane:
 
 def summary(action: str, before: RoutingState, after: RoutingState) -> str:
     """One sentence saying what a change did."""
+    if action == "shadow":  # names the keys, never their values (rules may quote queries)
+        changed = ", ".join(sorted(after.shadow)) or "none"
+        return f"shadow settings set at run time: {changed}"
     if before.primary != after.primary:
         text = f"{after.primary} is primary (was {before.primary})"
     elif action in ("drain", "undrain"):

@@ -1,10 +1,17 @@
 """The routing state and its transitions, as pure functions.
 
 A :class:`RoutingState` is immutable. Every operator action (flip, rollback,
-weight, drain) and the guards' automatic rollback is a function from one state
-to the next that either returns the new state or raises :class:`Refused` with a
-sentence an operator can act on. Nothing here does I/O, so the rules are tested
-without a proxy, a file or Redis, and the same rules hold on every replica.
+weight, drain, shadow settings) and the guards' automatic rollback is a function
+from one state to the next that either returns the new state or raises
+:class:`Refused` with a sentence an operator can act on. Nothing here does I/O,
+so the rules are tested without a proxy, a file or Redis, and the same rules
+hold on every replica.
+
+The state also carries the shadow settings changed at run time (``POST
+/shadow``): riding in the same document, they are persisted, restored, shared
+between workers and replicas, and ordered by the same version as a flip. They
+are kept as the operator's overrides (canonical JSON) over each proxy's own
+``[shadow]`` configuration; the shadow area interprets them, not this module.
 
 Weights are the share (0 to 100) of client connections whose primary link goes to
 each backend; they always add up to 100 over the configured backends. After a
@@ -43,6 +50,9 @@ class RoutingState:
     latched: bool = False
     latch_reason: str | None = None
     version: int = 0
+    # Shadow settings changed at run time: the keys changed and their values (JSON).
+    # Never a secret: each proxy keeps the noise login of its own configuration.
+    shadow: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def initial(cls, primary: BackendName, backends: tuple[BackendName, ...]) -> RoutingState:
@@ -53,6 +63,10 @@ class RoutingState:
 
     def weight(self, name: BackendName) -> int:
         return self.weights.get(name, 0)
+
+    def same_routing(self, other: RoutingState) -> bool:
+        """Whether ``other`` routes traffic as this state does (shadow settings aside)."""
+        return replace(other, version=self.version, shadow=self.shadow) == self
 
     @property
     def split(self) -> bool:
@@ -104,6 +118,7 @@ class RoutingState:
             "drained": sorted(self.drained),
             "latched": self.latched,
             "latch_reason": self.latch_reason,
+            "shadow": dict(self.shadow),
         }
 
     def dumps(self) -> str:
@@ -125,6 +140,8 @@ class RoutingState:
             latched = data["latched"]
             reason = data["latch_reason"]
             version = data["version"]
+            # Absent from states written before shadow settings were kept here.
+            shadow = data.get("shadow", {})
         except KeyError as exc:
             raise StateFormatError(f"missing key {exc}") from None
         except (TypeError, ValueError) as exc:
@@ -135,7 +152,9 @@ class RoutingState:
             raise StateFormatError("latch_reason must be text")
         if primary not in backends or sum(weights.values()) != 100:
             raise StateFormatError("primary must be a backend and weights must add up to 100")
-        return cls(backends, primary, previous, weights, drained, latched, reason, version)
+        if not isinstance(shadow, dict):
+            raise StateFormatError("shadow must be a JSON object")
+        return cls(backends, primary, previous, weights, drained, latched, reason, version, shadow)
 
     @classmethod
     def loads(cls, text: str | bytes) -> RoutingState:
@@ -254,6 +273,16 @@ def set_weights(state: RoutingState, requested: Mapping[str, int]) -> RoutingSta
     if weights == {name: state.weight(name) for name in state.backends}:
         raise Refused("the weights are already " + _shares(weights))
     return _next(state, weights=weights, latched=False, latch_reason=None)
+
+
+def set_shadow(state: RoutingState, overrides: Mapping[str, Any]) -> RoutingState:
+    """Replace the shadow settings changed at run time; the routing stays as it is.
+
+    The same overrides again are no change (no new version): asking twice is harmless.
+    """
+    if dict(overrides) == dict(state.shadow):
+        return state
+    return _next(state, shadow=dict(overrides))
 
 
 def drain(state: RoutingState, name: str, drained: bool = True) -> RoutingState:

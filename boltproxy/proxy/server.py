@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import Any
-
-from pydantic import ValidationError
 
 from boltproxy.bolt.messages import Version
 from boltproxy.config import BackendName, Settings
@@ -15,13 +14,14 @@ from boltproxy.control.admin import AdminServer, start_admin
 from boltproxy.control.api import AdminHooks
 from boltproxy.control.plane import ControlPlane
 from boltproxy.control.routing import Router, SessionInfo
+from boltproxy.control.state import RoutingState
 from boltproxy.proxy.backends import Backend
 from boltproxy.proxy.bookmarks import BookmarkMap
 from boltproxy.proxy.connection import ClientConnection
 from boltproxy.proxy.mirror import MirrorPolicy
 from boltproxy.proxy.session import MirrorPlan
 from boltproxy.shadow.exchange import Exchange
-from boltproxy.shadow.settings import ShadowSettings
+from boltproxy.shadow.settings import in_force, revised
 from boltproxy.shadow.worker import ShadowSink
 from boltproxy.tasks import spawn
 
@@ -62,7 +62,11 @@ class ProxyServer:
         self._admin: AdminServer | None = None
         self._connections: set[ClientConnection] = set()
         self._buffered = 0  # bytes of partly received client messages, all connections
+        # The settings in force: the configuration with the run-time changes that
+        # the control state carries (to every worker and replica), see _follow_shadow.
         self.mirror_policy = MirrorPolicy(settings.shadow)
+        self._shadow_overrides: Mapping[str, Any] = {}
+        self.router.add_listener(self._follow_shadow)
         self.bookmarks = BookmarkMap(settings.shadow.bookmark_pairs)
         # Where mirrored exchanges go to be compared (off the event loop).
         self.shadow_sink: ShadowSink | None = None
@@ -90,7 +94,7 @@ class ProxyServer:
             self.settings.control, self.router, drain_mirror=self._drain_mirror
         )
         if self.settings.admin.enabled:
-            hooks = AdminHooks(self._get_shadow, self._set_shadow)
+            hooks = AdminHooks(self._get_shadow, self._revise_shadow)
             self._admin = await start_admin(
                 self.settings.admin,
                 self.health,
@@ -99,9 +103,10 @@ class ProxyServer:
                 hooks=hooks,
             )
         self._recheck = spawn(self._recheck_loop(), "backend-recheck")
-        if self.capturing or (self.settings.shadow.mode != "off" and self.router.candidates):
+        shadow = self.mirror_policy.settings  # as restored from the control state
+        if self.capturing or (shadow.mode != "off" and self.router.candidates):
             self.shadow_sink = ShadowSink(
-                self.settings.shadow,
+                shadow,
                 primaries={str(name): b for name, b in self.settings.backends.items()},
             )
             # Spawning the worker's interpreter takes a while: not on the loop.
@@ -194,21 +199,39 @@ class ProxyServer:
     async def _get_shadow(self) -> dict[str, Any]:
         return self.mirror_policy.settings.model_dump(mode="json")
 
-    async def _set_shadow(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Shadow settings changed at run time.
+    def _revise_shadow(
+        self, overrides: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """``POST /shadow``: the overrides the control state is to carry (ValueError refuses).
+
+        Applied by :meth:`_follow_shadow` here and in every other worker and replica.
+        """
+        return revised(overrides, changes, self.settings.shadow)
+
+    def _follow_shadow(self, state: RoutingState) -> None:
+        """The router adopted a state: apply its shadow settings if they changed.
 
         Mirroring rules apply to sessions that start from now; comparison rules
         (ignore rules, tolerances, noise learning) to what the worker compares next.
+        The store, the capture and the noise login stay as configured here.
         """
+        if state.shadow == self._shadow_overrides:
+            return
+        self._shadow_overrides = state.shadow
         try:
-            merged = {**self.mirror_policy.settings.model_dump(), **changes}
-            settings = ShadowSettings.model_validate(merged)
-        except ValidationError as exc:
-            raise ValueError(str(exc.errors()[0]["msg"])) from None
+            settings = in_force(self.settings.shadow, state.shadow)
+        except ValueError as exc:
+            # Another replica's configuration may allow what this one's cannot hold.
+            log.error(
+                "shadow settings of control state version %d not applied (%s): keeping the"
+                " current ones",
+                state.version,
+                exc,
+            )
+            return
         self.mirror_policy = MirrorPolicy(settings)
         if self.shadow_sink is not None:
             self.shadow_sink.reconfigure(settings)
-        return await self._get_shadow()
 
     async def _drain_mirror(self, max_wait: float) -> bool:
         """Before a flip: has the candidate applied every write mirrored to it so far?

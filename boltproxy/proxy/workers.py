@@ -7,14 +7,14 @@ connections over the workers. The parent only supervises: it reserves the port
 a port already taken is reported before any worker starts), starts the
 workers, restarts one that dies, and stops them all on SIGTERM or SIGINT.
 
-Routing stays consistent because every worker starts from the same
-configuration and stored state; a change at run time (a flip, a weight) reaches
-every worker only through a shared store (``[control] store = "redis://…"``).
-The admin listener runs in worker 0 alone: one address for the operator's
-commands and for ``/healthz``, as with one process. Its ``/metrics`` covers every
-worker: the supervisor gives the workers one directory for prometheus-client's
-multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), a fresh one at each start,
-removed at the end.
+Routing and shadow settings stay consistent because every worker starts from
+the same configuration and stored control state; a change at run time (a flip,
+a weight, ``POST /shadow``) reaches every worker only through a shared store
+(``[control] store = "redis://…"``). The admin listener runs in worker 0 alone:
+one address for the operator's commands and for ``/healthz``, as with one
+process. Its ``/metrics`` covers every worker: the supervisor gives the workers
+one directory for prometheus-client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``), a fresh one at each start, removed at the end.
 """
 
 from __future__ import annotations
@@ -61,12 +61,13 @@ def shared_state(settings: Settings) -> bool:
 
 
 def workers_problem(settings: Settings, workers: int) -> str | None:
-    """Why ``workers`` processes could not keep one routing state; None when they can."""
+    """Why ``workers`` processes could not keep one control state; None when they can."""
     if workers > 1 and settings.admin.enabled and not shared_state(settings):
         return (
-            f"--workers {workers} needs a shared routing store ([control] store = "
-            '"redis://…"): a flip through the admin API would reach one worker only. '
-            "Configure one, disable the admin listener, or use --workers 1"
+            f"--workers {workers} needs a shared control store ([control] store = "
+            '"redis://…"): a flip or a shadow settings change through the admin API would '
+            "reach one worker only. Configure one, disable the admin listener, or use "
+            "--workers 1"
         )
     return None
 

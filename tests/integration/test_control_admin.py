@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,6 @@ class Admin:
     plane: ControlPlane
     mirror_waits: list[float] = field(default_factory=list)
     mirror_ready: bool = True
-    shadow: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -54,14 +54,14 @@ async def start(token: str | None = TOKEN, **control: Any) -> Admin:
         holder[0].mirror_waits.append(max_wait)
         return holder[0].mirror_ready
 
-    async def set_shadow(settings: dict[str, Any]) -> dict[str, Any]:
-        if settings.get("mode") not in ("off", "reads", "all"):
+    def set_shadow(overrides: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        if changes.get("mode") not in ("off", "reads", "all"):
             raise ValueError("mode must be off, reads or all")
-        holder[0].shadow = settings
-        return settings
+        return {**overrides, **changes}
 
     async def get_shadow() -> dict[str, Any]:
-        return holder[0].shadow
+        # What the proxy would apply: the overrides the control state carries.
+        return dict(holder[0].plane.router.state.shadow)
 
     def rates() -> Sequence[ShapeMatch]:
         return [ShapeMatch("MATCH (n:Person) RETURN n", 9, 10)]
@@ -203,6 +203,30 @@ async def test_shadow_settings_pass_through_the_hooks(admin: Admin) -> None:
     assert (status, body) == (200, {"mode": "all"})
     status, body = await admin.call("POST", "/shadow", {"mode": "everything"})
     assert (status, body["error"]) == (409, "mode must be off, reads or all")
+
+
+async def test_shadow_settings_travel_in_the_control_state_and_show_in_the_status(
+    admin: Admin,
+) -> None:
+    version = admin.plane.router.state.version
+    status, body = await admin.call("POST", "/shadow", {"mode": "reads", "sample_rate": 0.5})
+    assert (status, body["message"]) == (200, "shadow settings set at run time: mode, sample_rate")
+    # Versioned like a flip: the store shares and persists it, replicas order it.
+    assert admin.plane.router.state.version == version + 1
+    status, report = await admin.call("GET", "/status", token=None)
+    assert report["shadow"]["changed"] == {"mode": "reads", "sample_rate": 0.5}
+    assert report["shadow"]["settings"] == {"mode": "reads", "sample_rate": 0.5}
+    # The routing is untouched.
+    assert (report["primary"], report["weights"]) == ("blue", {"blue": 100, "green": 0})
+
+
+async def test_a_password_sent_with_shadow_settings_is_not_audited(admin: Admin) -> None:
+    await admin.call("POST", "/shadow", {"mode": "all", "noise": {"password": "hunter2-secret"}})
+    _, body = await admin.call("GET", "/audit?limit=1", token=None)
+    entry = body["entries"][0]
+    assert entry["action"] == "shadow"
+    assert entry["detail"] == {"mode": "all", "noise": {"password": "**********"}}
+    assert "hunter2" not in json.dumps(body)
 
 
 async def test_metrics_count_changes_and_refusals(admin: Admin) -> None:

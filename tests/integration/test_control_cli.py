@@ -78,8 +78,15 @@ def test_status_prints_a_summary_or_json(admin: AdminThread) -> None:
         "weights:  blue 100%, green 0%",
         "drained:  none",
     ]
+    assert "shadow:   as configured" in result.output.splitlines()
     result = run(admin, "status", "--json", token=None)
     assert json.loads(result.output)["primary"] == "blue"
+
+
+def test_status_names_the_shadow_settings_changed_at_run_time(admin: AdminThread) -> None:
+    admin._run(admin.plane.set_shadow("operator", lambda now: {"sample_rate": 0.5}, {}))
+    result = run(admin, "status", token=None)
+    assert "shadow:   changed at run time: sample_rate" in result.output.splitlines()
 
 
 def test_flip_and_rollback_report_what_they_did(admin: AdminThread) -> None:

@@ -69,14 +69,14 @@ def text_of(dom: str, element_id: str) -> str:
 
 
 async def test_status_page_shows_primary_weights_guards_shapes_and_audit(tmp_path: Path) -> None:
-    memory = MemoryShadowSettings()
     control = await ControlPlane.open(ControlSettings(), Router("blue", ("green",)))
+    memory = MemoryShadowSettings(control)
     server = await start_admin(
         AdminSettings(port=0),
         healthy,
         control,
         token="page-test-token-0123456789",
-        hooks=AdminHooks(memory.get, memory.set, shapes),
+        hooks=AdminHooks(memory.get, memory.revise, shapes),
     )
     try:
         await control.flip("token:abc@127.0.0.1")

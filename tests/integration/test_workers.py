@@ -9,15 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import neo4j
 import pytest
 
 from boltproxy.sandbox.ports import free_port
 from boltproxy.shadow.replicas import replica_paths
+from boltproxy.shadow.store import StoreError, load
 from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
 
 AUTH = ("neo4j", "password")
@@ -258,3 +261,73 @@ def test_each_worker_captures_to_its_own_file_and_nothing_is_lost(
     assert replica_paths(capture) == files
     captured = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     assert sorted(c["query"] for c in captured) == [f"RETURN {n} AS x" for n in range(8)]
+
+
+TOKEN = "workers-admin-token-0123456789"
+
+
+def _admin(admin_port: int, method: str, path: str, body: object = None) -> Any:
+    """The admin API's JSON answer; None while it is not listening yet."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{admin_port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError:
+        raise  # an answer, not an absence: the test must see it
+    except OSError:
+        return None
+
+
+def _compared(store: Path) -> int:
+    """Comparisons in one worker's shadow store so far (0 before it has any)."""
+    try:
+        return sum(shape.total for shape in load([store]).values())
+    except StoreError:
+        return 0
+
+
+def test_shadow_settings_posted_to_worker_0_reach_the_other_worker(
+    fake: FakeNeo4j, tmp_path: Path, redis_url: str
+) -> None:
+    with run_in_thread(FakeNeo4j(profile=NEO4J_5_26)) as green:
+        port, admin_port = free_port(), free_port()
+        process = _serve_two_workers(
+            tmp_path,
+            port,
+            f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {admin_port}\n'
+            f'token = "{TOKEN}"\n[control]\nstore = "{redis_url}"\n'
+            f'[backends.blue]\nuri = "{fake.uri}"\n[backends.green]\nuri = "{green.uri}"\n'
+            # Nothing mirrored until an operator asks for it at run time.
+            f'[shadow]\nmode = "reads"\nsample_rate = 0.0\nstore = "{tmp_path / "shadow.db"}"\n',
+        )
+        stores = [tmp_path / "shadow.worker-0.db", tmp_path / "shadow.worker-1.db"]
+        try:
+            _wait_for(lambda: len(_children(process.pid)) == 2 and _accepts(port))
+            workers = _children(process.pid)
+            _wait_for(lambda: all("listen" in _states(pid, port) for pid in workers))
+            _wait_for(lambda: _admin(admin_port, "GET", "/shadow") is not None)
+
+            answer = _admin(admin_port, "POST", "/shadow", {"sample_rate": 1.0})
+            assert answer["shadow"]["sample_rate"] == 1.0
+            report = _admin(admin_port, "GET", "/status")
+            assert report["shadow"]["changed"] == {"sample_rate": 1.0}
+
+            def every_worker_mirrors() -> bool:
+                # Each new connection lands on either worker (the kernel spreads them).
+                with neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=AUTH) as driver:
+                    driver.execute_query("RETURN 1 AS x")
+                return all(_compared(store) > 0 for store in stores)
+
+            _wait_for(every_worker_mirrors)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)

@@ -81,7 +81,7 @@ async def test_a_trip_judged_on_an_older_state_is_not_acted_on() -> None:
     clock = Clock()
     control = await plane(clock)
     await control.flip("operator")
-    armed = control.router.state.version
+    armed = control.router.state
     # An operator changes the state while the trip's rollback is on its way.
     await control.weight("operator", {"blue": 50})
     await control._auto_rollback(Trip("error_rate", "green", 1.0, 0.05, 10), armed)
@@ -95,4 +95,34 @@ async def test_refused_changes_are_audited_and_raise() -> None:
         await control.rollback("operator")
     entry = (await control.recent(1))[0]
     assert (entry.action, entry.result) == ("rollback", "refused")
+    await control.close()
+
+
+async def test_a_shadow_settings_change_keeps_the_guards_judging_the_same_routing() -> None:
+    clock = Clock()
+    control = await plane(clock)
+    await control.flip("operator")
+    for _ in range(9):  # one short of min_samples
+        control.guards.observe("green", ok=False, latency=0.01)
+    outcome = await control.set_shadow("operator", lambda now: {**now, "sample_rate": 0.5}, {})
+    assert outcome.message == "shadow settings set at run time: sample_rate"
+    # The failures seen before the change still count: the tenth trips the guard.
+    control.guards.observe("green", ok=False, latency=0.01)
+    await settle()
+    state = control.router.state
+    assert (state.primary, state.latched, state.shadow) == ("blue", True, {"sample_rate": 0.5})
+    await control.close()
+
+
+async def test_a_refused_shadow_change_is_audited_and_changes_nothing() -> None:
+    control = await plane(Clock())
+
+    def refuse(_now: object) -> dict[str, object]:
+        raise ValueError("sample_rate: Input should be less than or equal to 1")
+
+    with pytest.raises(Refused, match="sample_rate"):
+        await control.set_shadow("operator", refuse, {"sample_rate": 2})
+    assert control.router.state.version == 0
+    entry = (await control.recent(1))[0]
+    assert (entry.action, entry.result, entry.detail) == ("shadow", "refused", {"sample_rate": 2})
     await control.close()

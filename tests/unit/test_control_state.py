@@ -134,6 +134,31 @@ def test_state_round_trips_through_json_and_rejects_damage() -> None:
         (json.dumps({**good, "weights": {"blue": 50, "green": 10}}), "add up to 100"),
         (json.dumps({k: v for k, v in good.items() if k != "drained"}), "missing key 'drained'"),
         (json.dumps({**good, "weights": {"blue": "x", "green": 0}}), "whole number"),
+        (json.dumps({**good, "shadow": ["mode", "all"]}), "shadow must be a JSON object"),
     ]:
         with pytest.raises(StateFormatError, match=message):
             RoutingState.loads(damage)
+
+
+def test_shadow_settings_ride_in_the_state_without_touching_the_routing() -> None:
+    rollout = t.set_weights(t.flip(fresh()), {"blue": 10})
+    changed = t.set_shadow(rollout, {"sample_rate": 0.5})
+    assert changed.shadow == {"sample_rate": 0.5}
+    # A new version, so that every worker and replica adopts it (and orders it).
+    assert changed.version == rollout.version + 1
+    assert changed.same_routing(rollout) and not changed.same_routing(t.rollback(rollout))
+    assert (changed.primary, changed.weight("blue"), changed.previous) == ("green", 10, "blue")
+    # Stored and restored with the routing, like a flip.
+    assert RoutingState.loads(changed.dumps()) == changed
+    # The same overrides again change nothing: no new version to spread.
+    assert t.set_shadow(changed, {"sample_rate": 0.5}) is changed
+    # Routing changes keep the shadow settings.
+    assert t.flip(changed).shadow == {"sample_rate": 0.5}
+    assert t.drain(changed, "blue").shadow == {"sample_rate": 0.5}
+
+
+def test_a_state_stored_before_shadow_settings_were_kept_still_loads() -> None:
+    stored = json.loads(t.flip(fresh()).dumps())
+    del stored["shadow"]
+    state = RoutingState.loads(json.dumps(stored))
+    assert (state.primary, state.shadow) == ("green", {})
