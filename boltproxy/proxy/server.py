@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Mapping
@@ -72,6 +73,7 @@ class ProxyServer:
         self.shadow_sink: ShadowSink | None = None
         self.control: ControlPlane | None = None
         self._guard_feed: asyncio.Task[None] | None = None
+        self._sink_start: asyncio.Task[None] | None = None
         self._recheck: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------
@@ -103,15 +105,9 @@ class ProxyServer:
                 hooks=hooks,
             )
         self._recheck = spawn(self._recheck_loop(), "backend-recheck")
-        shadow = self.mirror_policy.settings  # as restored from the control state
-        if self.capturing or (shadow.mode != "off" and self.router.candidates):
-            self.shadow_sink = ShadowSink(
-                shadow,
-                primaries={str(name): b for name, b in self.settings.backends.items()},
-            )
-            # Spawning the worker's interpreter takes a while: not on the loop.
-            await asyncio.to_thread(self.shadow_sink.start)
-            self._guard_feed = spawn(self._feed_shadow_guard(), "shadow-guard-feed")
+        # As restored from the control state; a POST /shadow may have started it already.
+        if self.shadow_sink is None and self._sink_start is None and self._wants_shadow_sink():
+            await self._start_shadow_sink()
         scheme = "bolt+s" if listen.tls_cert else "bolt"
         log.info(
             "listening on %s://%s:%d (advertised as %s), primary %s, offering %s",
@@ -141,8 +137,28 @@ class ProxyServer:
             await self._admin.close()
         if self.control is not None:
             await self.control.close()
+        if self._sink_start is not None:
+            # The worker's interpreter cannot be stopped half started: let it finish.
+            with contextlib.suppress(Exception):
+                await self._sink_start
         if self.shadow_sink is not None:
             await asyncio.to_thread(self.shadow_sink.close)
+
+    def _wants_shadow_sink(self) -> bool:
+        settings = self.mirror_policy.settings
+        return self.capturing or (settings.mode != "off" and bool(self.router.candidates))
+
+    async def _start_shadow_sink(self) -> None:
+        settings = self.mirror_policy.settings
+        self.shadow_sink = ShadowSink(
+            settings,
+            primaries={str(name): b for name, b in self.settings.backends.items()},
+        )
+        # Spawning the worker's interpreter takes a while: not on the loop.
+        await asyncio.to_thread(self.shadow_sink.start)
+        if self.mirror_policy.settings is not settings:  # changed while it started
+            self.shadow_sink.reconfigure(self.mirror_policy.settings)
+        self._guard_feed = spawn(self._feed_shadow_guard(), "shadow-guard-feed")
 
     async def _recheck_loop(self) -> None:
         # Every backend, up or not: health and the versions offered to clients
@@ -232,6 +248,10 @@ class ProxyServer:
         self.mirror_policy = MirrorPolicy(settings)
         if self.shadow_sink is not None:
             self.shadow_sink.reconfigure(settings)
+        elif self.control is not None and self._sink_start is None and self._wants_shadow_sink():
+            # Shadowing turned on at run time (mode was "off" at start): without a
+            # worker to compare, mirrored sessions would load the candidate for nothing.
+            self._sink_start = spawn(self._start_shadow_sink(), "shadow-sink-start")
 
     async def _drain_mirror(self, max_wait: float) -> bool:
         """Before a flip: has the candidate applied every write mirrored to it so far?

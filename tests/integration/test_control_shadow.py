@@ -1,20 +1,23 @@
-"""Shadow settings changed through the admin API survive a restart, like the routing state."""
+"""Shadow settings changed through the admin API: in force at once, and after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import neo4j
 import pytest
 
 from boltproxy.config import Settings
 from boltproxy.control.state import RoutingState
 from boltproxy.proxy.server import ProxyServer
+from boltproxy.shadow.store import StoreError, load
 from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, running
 from tests.support.proxy import proxy_settings
 
@@ -105,3 +108,40 @@ async def test_stored_shadow_settings_this_proxy_cannot_hold_are_not_applied(
         "shadow settings of control state version 3 not applied (sample_rate: Input should be"
         " less than or equal to 1): keeping the current ones"
     ]
+
+
+async def test_shadowing_turned_on_at_run_time_compares_what_it_mirrors(tmp_path: Path) -> None:
+    store = tmp_path / "shadow.sqlite"
+    async with (
+        running(FakeNeo4j(profile=NEO4J_5_26)) as blue,
+        running(FakeNeo4j(profile=NEO4J_5_26)) as green,
+    ):
+        settings = proxy_settings(
+            blue.uri,
+            green_uri=green.uri,
+            admin={"token": TOKEN},
+            shadow={"mode": "off", "store": str(store)},
+        )
+        async with serving(settings) as server:
+            assert server.shadow_sink is None  # nothing to compare at start
+            status, body = await call(server, "POST", "/shadow", {"mode": "reads"})
+            assert (status, body["shadow"]["mode"]) == (200, "reads")
+            async with neo4j.AsyncGraphDatabase.driver(
+                f"bolt://127.0.0.1:{server.port}", auth=("neo4j", "password")
+            ) as driver:
+                await driver.execute_query("RETURN 1 AS x")
+
+            async def compared() -> bool:
+                try:
+                    return sum(shape.total for shape in load([store]).values()) > 0
+                except StoreError:
+                    return False
+
+            await eventually(compared)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
