@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 import tempfile
 import tomllib
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from boltproxy.shadow import report as reports
 from boltproxy.shadow.capture import CaptureError, read_capture
-from boltproxy.shadow.client import ClientError, basic_auth
+from boltproxy.shadow.client import ClientError, basic_auth, tls_context
 from boltproxy.shadow.replay import Endpoint, replay
 from boltproxy.shadow.replicas import replica_paths
 from boltproxy.shadow.settings import ShadowSettings
@@ -85,6 +86,8 @@ def report_command(
 @click.option("--user", envvar="BOLTPROXY_REPLAY_USER", help="For both servers.")
 @click.option("--password", envvar="BOLTPROXY_REPLAY_PASSWORD",
               help="For both servers (or BOLTPROXY_REPLAY_PASSWORD).")  # fmt: skip
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Trust this CA (PEM) for bolt+s:// URIs, besides the system's.")  # fmt: skip
 @click.option("--config", type=click.Path(path_type=Path), help="Take [shadow] settings here.")
 @click.option("--store", type=click.Path(path_type=Path), help="Keep the diff store here.")
 @click.option("--mode", type=click.Choice(["all", "reads"]), default="all", show_default=True,
@@ -98,6 +101,7 @@ def replay_command(
     green: str,
     user: str | None,
     password: str | None,
+    ca_file: Path | None,
     config: Path | None,
     store: Path | None,
     mode: str,
@@ -122,14 +126,19 @@ def replay_command(
     except (CaptureError, click.ClickException, OSError) as exc:
         _fail(exc.message if isinstance(exc, click.ClickException) else str(exc))
     auth = basic_auth(user, password)
+    try:
+        blue_end = Endpoint(blue, auth, tls_context(blue, ca_file))
+        green_end = Endpoint(green, auth, tls_context(green, ca_file))
+    except (ssl.SSLError, OSError) as exc:
+        _fail(f"cannot use --ca-file {ca_file}: {exc}")
     with tempfile.TemporaryDirectory(prefix="boltproxy-replay-") as scratch:
         path = store or settings.store or Path(scratch) / "shadow.db"
         processor = Processor(settings.model_copy(update={"store": path, "capture": None}))
         try:
             run = replay(
                 queries,
-                Endpoint(blue, auth),
-                Endpoint(green, auth),
+                blue_end,
+                green_end,
                 processor,
                 mode="reads" if mode == "reads" else "all",
                 concurrency=concurrency,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,9 +39,20 @@ class ClientError(Exception):
     """The connection failed or the server broke the protocol (not a query FAILURE)."""
 
 
-def _ssl_context(scheme: str) -> ssl.SSLContext | None:
+def tls_context(uri: str, ca_file: Path | None = None) -> ssl.SSLContext | None:
+    """TLS as ``uri``'s scheme asks: none for ``bolt://``; ``+ssc`` encrypts unverified.
+
+    ``+s`` verifies the server against the system trust store and, when
+    ``ca_file`` (PEM) is given, that CA too: a server with a private CA and
+    one with a public certificate can be replayed side by side. Raises
+    ``ssl.SSLError`` or ``OSError`` when ``ca_file`` cannot be used.
+    """
+    scheme = urlsplit(uri).scheme
     if scheme.endswith("+s"):
-        return ssl.create_default_context()
+        context = ssl.create_default_context()
+        if ca_file is not None:
+            context.load_verify_locations(cafile=str(ca_file))
+        return context
     if scheme.endswith("+ssc"):
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -96,7 +108,7 @@ class RawBoltClient:
                     asyncio.open_connection(
                         parts.hostname,
                         parts.port or 7687,
-                        ssl=ssl_context or _ssl_context(parts.scheme),
+                        ssl=ssl_context or tls_context(uri),
                     ),
                     connect_timeout,
                 )

@@ -10,6 +10,7 @@ reported exactly as shadow traffic is.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from boltproxy.shadow.worker import Processor
 class Endpoint:
     uri: str
     auth: dict[str, Any]
+    # TLS for this server (a private CA); None: as the URI's scheme asks.
+    tls: ssl.SSLContext | None = None
 
 
 @dataclass(slots=True)
@@ -53,7 +56,10 @@ class _Side:
 
     async def run(self, query: str, parameters: bytes, extra: dict[str, Any], cap: int) -> Answer:
         if self.client is None:
-            self.client = await RawBoltClient.connect(self.endpoint.uri, self.endpoint.auth)
+            endpoint = self.endpoint
+            self.client = await RawBoltClient.connect(
+                endpoint.uri, endpoint.auth, ssl_context=endpoint.tls
+            )
         try:
             return await self.client.run(query, parameters, extra, max_records=cap,
                                          max_bytes=16 << 20)  # fmt: skip

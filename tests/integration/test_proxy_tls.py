@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import neo4j
 import pytest
+from click.testing import CliRunner
 
+from boltproxy.cli import main
 from boltproxy.config import BackendSettings
 from boltproxy.shadow.noise import PrimaryRerun
 from boltproxy.shadow.settings import NoiseSettings
@@ -111,3 +114,29 @@ def test_noise_re_runs_reach_a_tls_backend_through_its_own_ca(
             assert (second is not None) is answered
             if second is not None:
                 assert second.records == answer(["x"], [[1]]).records
+
+
+def test_replay_trusts_a_private_ca_given_with_ca_file(
+    certificate: tuple[Path, Path], fake: FakeNeo4j, tmp_path: Path
+) -> None:
+    cert, key = certificate
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text(json.dumps({"session": "s1", "query": "RETURN 1 AS x"}) + "\n")
+    front = proxy_settings(fake.uri, listen={"tls_cert": cert, "tls_key": key})
+    with running_proxy(front) as tls_proxy:
+        uri = f"bolt+s://localhost:{tls_proxy.port}"
+        store = str(tmp_path / "replay.db")
+        replay = ["replay", str(capture), "--blue", uri, "--green", uri,
+                  "--user", AUTH[0], "--password", AUTH[1], "--store", store]  # fmt: skip
+        # The system's trust store alone does not know the proxy's certificate.
+        refused = CliRunner().invoke(main, replay)
+        assert refused.exit_code == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.output
+        # With its CA both servers are verified and replayed: same answers, exit 0.
+        trusted = CliRunner().invoke(main, [*replay, "--ca-file", str(cert)])
+        assert trusted.exit_code == 0, trusted.output
+    bad = tmp_path / "not-a-ca.pem"
+    bad.write_text("not a certificate\n")
+    unusable = CliRunner().invoke(main, [*replay, "--ca-file", str(bad)])
+    assert unusable.exit_code == 1
+    assert f"cannot use --ca-file {bad}" in unusable.output
