@@ -142,6 +142,23 @@ async def test_simultaneous_flips_on_two_replicas_make_one_change(
     assert (a.router.primary, a.router.state.version) == ("green", 1)
 
 
+async def test_shadow_changes_on_two_replicas_at_once_keep_both_and_reach_both(
+    pair: tuple[ControlPlane, ControlPlane], redis_url: str
+) -> None:
+    a, b = pair
+    await asyncio.gather(
+        a.set_shadow("a", lambda now: {**now, "sample_rate": 0.5}, {}),
+        b.set_shadow("b", lambda now: {**now, "mode": "all"}, {}),
+    )
+    both = {"sample_rate": 0.5, "mode": "all"}
+    await eventually(lambda: a.router.state.shadow == both == b.router.state.shadow)
+    # The routing is untouched; a replica started later has them at once.
+    assert (a.router.primary, a.router.state.version) == ("blue", 2)
+    later = await replica(redis_url)
+    assert later.router.state.shadow == both
+    await later.close()
+
+
 async def test_a_new_replica_starts_from_the_shared_state(redis_url: str) -> None:
     first = await replica(redis_url)
     await first.flip("operator")
