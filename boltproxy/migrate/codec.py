@@ -81,11 +81,17 @@ def encode(value: Any) -> Tagged:
     if isinstance(value, list | tuple):
         return ["l", [encode(item) for item in value]]
     if isinstance(value, dict):
-        return ["m", {str(k): encode(v) for k, v in value.items()}]
+        # Keys in order: a map's tagged form is then one value whatever order the server
+        # sent its entries in (validate hashes it as it stands).
+        return ["m", {str(k): encode(v) for k, v in sorted(value.items(), key=_key_text)}]
     if Vector is not None and isinstance(value, Vector):
         return ["vec", [value.dtype.value, [_float_payload(x) if isinstance(x, float) else x
                                             for x in value.to_native()]]]  # fmt: skip
     return _encode_temporal(value)
+
+
+def _key_text(item: tuple[Any, Any]) -> str:
+    return str(item[0])
 
 
 def decode(tagged: Tagged) -> Any:

@@ -30,10 +30,10 @@ What this cannot tell apart (stated in docs/migrate.md):
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import struct
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -84,6 +84,80 @@ class _MultisetSum:
         return signed(self.total)
 
 
+# One refinement round: each node's neighbourhood as a multiset hash, then its new colour.
+_ROUND = """
+    DROP TABLE IF EXISTS hood;
+    CREATE TABLE hood AS
+      SELECT id, msum(d, rc, nc) AS h FROM (
+        SELECT r.s AS id, 1 AS d, r.c AS rc, k.c AS nc
+          FROM rels r LEFT JOIN colour k ON k.id = r.e
+        UNION ALL
+        SELECT r.e AS id, 2 AS d, r.c AS rc, k.c AS nc
+          FROM rels r LEFT JOIN colour k ON k.id = r.s
+      ) GROUP BY id;
+    CREATE TABLE next (id INTEGER PRIMARY KEY, c INTEGER NOT NULL);
+    INSERT INTO next
+      SELECT k.id, mix(k.c, coalesce(h.h, 0), 3)
+        FROM colour k LEFT JOIN hood h ON h.id = k.id ORDER BY k.id;
+    DROP TABLE hood;
+    DROP TABLE colour;
+    ALTER TABLE next RENAME TO colour;
+"""
+
+# Two stores' multisets of final colours, told apart in one pass of SQLite's sorter: each
+# row counts +1 for this store (``main``) and -1 for the other (attached as ``other``), so
+# a key whose sum is not 0 is a surplus on one side; only per-group totals come back.
+_SURPLUS = """
+    SELECT grp, sum(max(n, 0)), sum(max(-n, 0)) FROM (
+      SELECT grp, sum(side) AS n FROM ({rows}) GROUP BY {key}
+    ) WHERE n != 0 GROUP BY grp ORDER BY grp
+"""
+_NODE_ROWS = (
+    "SELECT n.grp AS grp, k.c AS c, {side} AS side"
+    " FROM {db}.nodes n JOIN {db}.colour k ON k.id = n.id WHERE n.c % {parts} IN ({part}, -{part})"
+)
+_REL_ROWS = (
+    "SELECT r.grp AS grp, r.c AS c, coalesce(a.c, 0) AS sc, coalesce(b.c, 0) AS ec, {side} AS side"
+    " FROM {db}.rels r LEFT JOIN {db}.colour a ON a.id = r.s LEFT JOIN {db}.colour b ON b.id = r.e"
+    " WHERE r.c % {parts} IN ({part}, -{part})"
+)
+_MULTISETS = {
+    "nodes": (_NODE_ROWS, "grp, c"),
+    "relationships": (_REL_ROWS, "grp, c, sc, ec"),
+}
+
+
+def refine_store(path: Path) -> int:
+    """One refinement round of the store at ``path``, in whichever process or thread runs
+    it; how many distinct colours it left."""
+    with GraphFingerprint(path=path) as store:
+        store.refine()
+        return store.distinct
+
+
+def colour_surplus(
+    blue: Path, green: Path, kind: str, part: int = 0, parts: int = 1
+) -> list[tuple[int, int, int]]:
+    """``(group, blue surplus, green surplus)`` per group whose multisets of final colours
+    differ: of nodes, or of relationships as ``(content, start colour, end colour)``.
+
+    The keys themselves are compared, not hashes of them: exact. Memory holds one row
+    per group; the sorting is SQLite's, on disk beyond its capped cache. ``part`` of
+    ``parts`` compares only the entities whose content hash is ``part`` modulo ``parts``
+    (equal keys fall in the same part), so that parts can be sorted at once, and their
+    surpluses added up.
+    """
+    rows, key = _MULTISETS[kind]
+    both = " UNION ALL ".join(
+        rows.format(db=db, side=side, part=int(part), parts=int(parts))
+        for db, side in (("main", 1), ("other", -1))
+    )
+    with GraphFingerprint(path=blue) as store:
+        store.db.execute("ATTACH DATABASE ? AS other", (str(green),))
+        result = store.db.execute(_SURPLUS.format(rows=both, key=key))
+        return [(int(group), int(more), int(fewer)) for group, more, fewer in result]
+
+
 class GraphFingerprint:
     """One server's entity hashes in a temporary SQLite file, and their refinement."""
 
@@ -117,16 +191,17 @@ class GraphFingerprint:
             )
             self.db.commit()
         self.rounds = 0
-        self.distinct = 0 if created else self._count_distinct()
+        self.distinct = 0  # colours: counted by ``seal`` and each round, or told (``reload``)
 
     def close(self) -> None:
         self.db.close()
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def reload(self) -> None:
-        """Another connection (a scanning process) sealed the store: take up its state."""
-        self.distinct = self._count_distinct()
+    def reload(self, distinct: int) -> None:
+        """Another connection (a scanning process) sealed the store, with ``distinct``
+        colours."""
+        self.distinct = distinct
 
     def __enter__(self) -> GraphFingerprint:
         return self
@@ -164,54 +239,21 @@ class GraphFingerprint:
 
     def refine(self) -> bool:
         """One round; whether the partition got finer (more distinct colours)."""
-        db = self.db
-        db.executescript(
-            """
-            DROP TABLE IF EXISTS hood;
-            CREATE TABLE hood AS
-              SELECT id, msum(d, rc, nc) AS h FROM (
-                SELECT r.s AS id, 1 AS d, r.c AS rc, k.c AS nc
-                  FROM rels r LEFT JOIN colour k ON k.id = r.e
-                UNION ALL
-                SELECT r.e AS id, 2 AS d, r.c AS rc, k.c AS nc
-                  FROM rels r LEFT JOIN colour k ON k.id = r.s
-              ) GROUP BY id;
-            CREATE TABLE next (id INTEGER PRIMARY KEY, c INTEGER NOT NULL);
-            INSERT INTO next
-              SELECT k.id, mix(k.c, coalesce(h.h, 0), 3)
-                FROM colour k LEFT JOIN hood h ON h.id = k.id ORDER BY k.id;
-            DROP TABLE hood;
-            DROP TABLE colour;
-            ALTER TABLE next RENAME TO colour;
-            """
-        )
-        db.commit()
+        self.db.executescript(_ROUND)
+        self.db.commit()
+        return self.record_round(self._count_distinct())
+
+    def record_round(self, distinct: int) -> bool:
+        """A round was done (here or by another connection) and left ``distinct`` colours:
+        whether the partition got finer."""
         self.rounds += 1
-        before, self.distinct = self.distinct, self._count_distinct()
+        before, self.distinct = self.distinct, distinct
         return self.distinct > before
 
     def _count_distinct(self) -> int:
         return int(self.db.execute("SELECT count(DISTINCT c) FROM colour").fetchone()[0])
 
     # --- reading the result ------------------------------------------------------------
-
-    def node_colours(self) -> Iterator[tuple[int, int, int]]:
-        """``(group, colour, count)`` sorted: the multiset of final node colours."""
-        yield from self.db.execute(
-            "SELECT n.grp, k.c, count(*) FROM nodes n JOIN colour k ON k.id = n.id"
-            " GROUP BY n.grp, k.c ORDER BY n.grp, k.c"
-        )
-
-    def relationship_colours(self) -> Iterator[tuple[int, ...]]:
-        """``(group, content, start colour, end colour, count)`` sorted.
-
-        The triple itself, not a hash of it: exact, and no Python call per relationship.
-        """
-        yield from self.db.execute(
-            "SELECT r.grp, r.c, coalesce(a.c, 0), coalesce(b.c, 0), count(*) FROM rels r"
-            " LEFT JOIN colour a ON a.id = r.s LEFT JOIN colour b ON b.id = r.e"
-            " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
-        )
 
     def sample_nodes(self, size: int, seed: int) -> list[tuple[int, int]]:
         """``size`` pseudo-random ``(id, colour)`` pairs, the same for the same seed."""
@@ -223,36 +265,15 @@ class GraphFingerprint:
             )
         )
 
-    def nodes_with_colour(self, colour: int, limit: int) -> list[int]:
-        return [
-            row[0]
-            for row in self.db.execute("SELECT id FROM colour WHERE c = ? LIMIT ?", (colour, limit))
-        ]
-
-
-def multiset_difference(
-    blue: Iterator[tuple[int, ...]], green: Iterator[tuple[int, ...]]
-) -> Iterator[tuple[int, int, int]]:
-    """``(group, blue surplus, green surplus)`` per key where two sorted multisets differ.
-
-    Rows are ``(group, *key, count)``, sorted by ``(group, *key)``; they are walked
-    together, so nothing but the current row of each is held.
-    """
-    b = next(blue, None)
-    g = next(green, None)
-    while b is not None or g is not None:
-        bkey = b[:-1] if b is not None else None
-        gkey = g[:-1] if g is not None else None
-        if b is not None and (gkey is None or bkey < gkey):  # type: ignore[operator]
-            yield b[0], b[-1], 0
-            b = next(blue, None)
-        elif g is not None and (bkey is None or gkey < bkey):  # type: ignore[operator]
-            yield g[0], 0, g[-1]
-            g = next(green, None)
-        else:
-            assert b is not None and g is not None
-            if b[-1] != g[-1]:
-                surplus = b[-1] - g[-1]
-                yield b[0], max(surplus, 0), max(-surplus, 0)
-            b = next(blue, None)
-            g = next(green, None)
+    def nodes_with_colours(self, colours: list[int], limit: int) -> dict[int, list[int]]:
+        """Up to ``limit`` node ids of each of ``colours``, found in one pass over the nodes
+        (colours have no index: one query per colour would scan them all each time)."""
+        found: dict[int, list[int]] = {colour: [] for colour in colours}
+        rows = self.db.execute(
+            "SELECT c, id FROM (SELECT c, id, row_number() OVER (PARTITION BY c) AS nth"
+            " FROM colour WHERE c IN (SELECT value FROM json_each(?))) WHERE nth <= ?",
+            (json.dumps(colours), limit),
+        )
+        for colour, node_id in rows:
+            found[colour].append(node_id)
+        return found

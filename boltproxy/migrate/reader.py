@@ -32,36 +32,57 @@ DEFAULT_READ_TIMEOUT = 300.0
 # Temporal values the driver cannot carry exactly are read as numbers instead, and left
 # out of the plain value column: its decoding rounds UTC offsets to whole minutes
 # (+00:20:34 arrives as +00:20), and a date or datetime outside the years 1-9999 (which
-# Neo4j stores) breaks the whole record. ``valueType`` names each property's type once;
-# dates, local and zoned datetimes and zoned times (and lists of them) take this path.
-_EXACT_TYPE = "(p[1] CONTAINS 'DATE' OR p[1] CONTAINS 'ZONED')"
-_NEO4J_PROPS = (
-    "WITH {v}, [k IN keys({v}) | [k, valueType({v}[k])]] AS kt "
-    "RETURN {head}, "
-    "[p IN kt WHERE NOT " + _EXACT_TYPE + " | [p[0], {v}[p[0]]]] AS props, "
-    "[p IN kt WHERE " + _EXACT_TYPE + " | [p[0], p[1] STARTS WITH 'LIST',"
-    " [x IN CASE WHEN p[1] STARTS WITH 'LIST' THEN {v}[p[0]] ELSE [{v}[p[0]]] END |"
-    " CASE WHEN x IS :: ZONED DATETIME"
-    " THEN ['dt', x.epochSeconds, x.nanosecond, x.offsetSeconds, x.timezone]"
-    " WHEN x IS :: LOCAL DATETIME"
-    " THEN ['ldt', datetime({{datetime: x, timezone: 'Z'}}).epochSeconds, x.nanosecond]"
-    " WHEN x IS :: DATE THEN ['date', datetime({{date: x, timezone: 'Z'}}).epochSeconds / 86400]"
-    " ELSE ['time', x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds]"
-    " END]]] AS exact"
+# Neo4j stores) breaks the whole record. Dates, local and zoned datetimes and zoned times
+# (and lists of them) take this path.
+_EXACT_TYPES = (
+    "DATE | LOCAL DATETIME | ZONED DATETIME | ZONED TIME | LIST<DATE NOT NULL | "
+    "LOCAL DATETIME NOT NULL | ZONED DATETIME NOT NULL | ZONED TIME NOT NULL>"
 )
-# One id seek per id of the range (NodeByIdSeek, DirectedRelationshipByIdSeek): a page costs
-# its own width, never a scan or a sort of the rest of the graph. (``id(n) IN range(...)``
-# is planned as a scan of every node, and ``id(n) IN $ids`` too while statistics are empty.)
-_NEO4J_NODES = (
-    "UNWIND range($lo, $hi - 1) AS i MATCH (n) WHERE id(n) = i WITH n "
-    + _NEO4J_PROPS.format(v="n", head="id(n) AS id, labels(n) AS labels")
-)
-_NEO4J_RELS = (
-    "UNWIND range($lo, $hi - 1) AS i MATCH (a)-[r]->(b) WHERE id(r) = i WITH a, r, b "
-    + _NEO4J_PROPS.format(
-        v="r", head="id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end"
-    ).replace("WITH r,", "WITH a, r, b,")
-)
+_EXACT_TYPE = "(p[1] CONTAINS 'DATE' OR p[1] CONTAINS 'ZONED')"  # the same, by valueType name
+
+
+def _neo4j_exact_columns(v: str) -> str:
+    """``v``'s properties as ``[key, value]`` pairs without the temporals named above, and
+    those temporals as numbers the server computes (``valueType`` names each type once)."""
+    kt = f"[k IN keys({v}) | [k, valueType({v}[k])]]"
+    return (
+        f"[p IN {kt} WHERE NOT {_EXACT_TYPE} | [p[0], {v}[p[0]]]], "
+        f"[p IN {kt} WHERE {_EXACT_TYPE} | [p[0], p[1] STARTS WITH 'LIST',"
+        f" [x IN CASE WHEN p[1] STARTS WITH 'LIST' THEN {v}[p[0]] ELSE [{v}[p[0]]] END |"
+        " CASE WHEN x IS :: ZONED DATETIME"
+        " THEN ['dt', x.epochSeconds, x.nanosecond, x.offsetSeconds, x.timezone]"
+        " WHEN x IS :: LOCAL DATETIME"
+        " THEN ['ldt', datetime({datetime: x, timezone: 'Z'}).epochSeconds, x.nanosecond]"
+        " WHEN x IS :: DATE THEN ['date', datetime({date: x, timezone: 'Z'}).epochSeconds / 86400]"
+        " ELSE ['time', x.hour * 3600 + x.minute * 60 + x.second, x.nanosecond, x.offsetSeconds]"
+        " END]]]"
+    )
+
+
+def _neo4j_page(match: str, v: str, head: str) -> str:
+    """One id seek per id of the range (NodeByIdSeek, DirectedRelationshipByIdSeek): a page
+    costs its own width, never a scan or a sort of the rest of the graph. (``id(n) IN
+    range(...)`` is planned as a scan of every node, and ``id(n) IN $ids`` too while
+    statistics are empty.)
+
+    The page is one record with two lists: the driver's cost is per record (each is a
+    Bolt message read through its own socket waits and objects); one record per page,
+    sent in 64 KiB chunks, removes it, and memory still holds one page. Entities without a
+    temporal of the kinds above, nearly always all of them, come as ``[*head,
+    properties]``: a map is about three times cheaper for the server to build and for
+    the driver to decode than per-key pairs and type names. The others come as ``[*head,
+    pairs, exact temporals]``, the exact form, evaluated only for them.
+    """
+    return (
+        f"UNWIND range($lo, $hi - 1) AS i {match} WITH *, properties({v}) AS props "
+        f"WITH *, any(k IN keys(props) WHERE props[k] IS :: {_EXACT_TYPES}) AS has_exact "
+        f"RETURN collect(CASE WHEN has_exact THEN null ELSE [{head}, props] END) AS plain, "
+        f"collect(CASE WHEN has_exact THEN [{head}, {_neo4j_exact_columns(v)}] END) AS exact"
+    )
+
+
+_NEO4J_NODES = _neo4j_page("MATCH (n) WHERE id(n) = i", "n", "id(n), labels(n)")
+_NEO4J_RELS = _neo4j_page("MATCH (a)-[r]->(b) WHERE id(r) = i", "r", "id(r), type(r), id(a), id(b)")
 
 # FalkorDB aborts when it has to send a temporal value over Bolt, corrupts a list in
 # which a point is followed by another value, and evaluates every branch of a CASE (a
@@ -114,21 +135,6 @@ _FALKORDB_RELS = (
     "RETURN id(r) AS id, type(r) AS type, id(a) AS start, id(b) AS end, " + _falkordb_props("r")
 )
 
-
-
-def _collected(query: str, columns: str) -> str:
-    """``query`` answering one record: the list of its rows.
-
-    The driver's cost is per record (each is a Bolt message read through its own
-    socket waits and objects); one record per page, sent in 64 KiB chunks, removes
-    it, and memory still holds one page.
-    """
-    head, _, tail = query.rpartition(" RETURN ")
-    return f"{head} WITH {tail} RETURN collect([{columns}]) AS rows"
-
-
-_NEO4J_NODES = _collected(_NEO4J_NODES, "id, labels, props, exact")
-_NEO4J_RELS = _collected(_NEO4J_RELS, "id, type, start, end, props, exact")
 
 _COUNTS = {
     "nodes": "MATCH (n) RETURN count(n) AS c",
@@ -240,13 +246,15 @@ class GraphReader:
 
     async def _rows(self, query: str, params: dict[str, Any], what: str) -> list[list[Any]]:
         rows = await self._read(query, params, what)
-        if self.flavor == "neo4j":  # one record holding the page (see ``_collected``)
-            return list(rows[0][0]) if rows else []
+        if self.flavor == "neo4j":  # one record: the plain rows, then the exact ones
+            return [*rows[0][0], *rows[0][1]] if rows else []
         return rows
 
     def _props(self, values: list[Any], first: int, what: str) -> dict[str, Tagged]:
         try:
             if self.flavor == "neo4j":
+                if len(values) == first + 1:  # a plain row: one map (see ``_neo4j_page``)
+                    return {k: codec.encode(v) for k, v in values[first].items()}
                 props = {str(k): codec.encode(v) for k, v in values[first]}
                 props.update(exact_temporals(values[first + 1]))
                 return props

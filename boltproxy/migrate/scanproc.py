@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from neo4j.exceptions import DriverError, Neo4jError
 
@@ -27,6 +28,8 @@ from boltproxy.migrate.reader import GraphReader
 
 if TYPE_CHECKING:
     from boltproxy.migrate.validate import SideScan
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,14 @@ async def scan_in(
     outcome = await asyncio.get_running_loop().run_in_executor(pool, run_job, job)
     if isinstance(outcome, Failure):
         raise outcome.exception()
-    fingerprint.reload()
+    fingerprint.reload(outcome.colours)
     outcome.fingerprint = fingerprint
     return outcome
+
+
+async def call_in(pool: ProcessPoolExecutor, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in one of ``pool``'s processes (both must pickle)."""
+    return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
 
 def run_job(job: ScanJob) -> SideScan | Failure:

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
+import marshal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -36,10 +36,17 @@ import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from boltproxy.migrate import scanproc
+from boltproxy.migrate.codec import Tagged
 from boltproxy.migrate.connect import Endpoint, Flavor, OnSide, open_driver, server_info
 from boltproxy.migrate.dialect import detect_dialect
 from boltproxy.migrate.format import Kind
-from boltproxy.migrate.identity import GraphFingerprint, h64, multiset_difference, signed
+from boltproxy.migrate.identity import (
+    GraphFingerprint,
+    colour_surplus,
+    h64,
+    refine_store,
+    signed,
+)
 from boltproxy.migrate.ranges import IdRange, RangeCursor, scan_ranges
 from boltproxy.migrate.reader import DEFAULT_READ_TIMEOUT, GraphReader
 from boltproxy.migrate.rendered import render_nodes
@@ -61,10 +68,20 @@ async def on_side(side: str, work: Awaitable[T]) -> T:
         raise OnSide(side, exc) from exc
 
 
-def digest(value: Any) -> int:
-    """A 128-bit hash of a JSON-able value in canonical form."""
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return int.from_bytes(hashlib.blake2b(encoded.encode(), digest_size=16).digest(), "big")
+# marshal's version 2 writes a value as its type and contents only: no references to
+# objects met twice (version 3 on) and no mark of interned strings, so equal values give
+# equal bytes whichever objects the driver shared; floats are written as their 8 bytes.
+_MARSHAL_VERSION = 2
+
+
+def digest(head: Any, props: dict[str, Tagged]) -> int:
+    """A 128-bit hash of an entity's labels or type and its tagged properties.
+
+    The form hashed is ``codec``'s (every value with its type tag, maps in key order),
+    with the properties in key order: independent of the order the server sent them in.
+    """
+    encoded = marshal.dumps((head, sorted(props.items())), _MARSHAL_VERSION)
+    return int.from_bytes(hashlib.blake2b(encoded, digest_size=16).digest(), "little")
 
 
 @dataclass
@@ -142,6 +159,7 @@ class SideScan:
     types: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
     entities: int = 0
+    colours: int = 0  # distinct node colours once sealed
 
 
 def _group(side: SideScan, name: str) -> int:
@@ -152,6 +170,20 @@ def _group(side: SideScan, name: str) -> int:
     return key
 
 
+class _PageTally:
+    """One page's counts and checksum sums per group, folded into the side's once per page
+    (fewer dictionary updates and no modulo per entity)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] = {}
+        self.sums: dict[Any, int] = {}
+
+    def fold_into(self, counts: Counter[Any], sums: Counter[Any]) -> None:
+        counts.update(self.counts)
+        for group, total in self.sums.items():
+            sums[group] = (sums[group] + total) % MOD
+
+
 async def scan(
     reader: GraphReader, page: int, fingerprint: GraphFingerprint, workers: int = 2
 ) -> SideScan:
@@ -160,42 +192,50 @@ async def scan(
 
     async def nodes(span: IdRange) -> int:
         rows = await reader.range("nodes", span)
+        tally = _PageTally()
+        counts, sums = tally.counts, tally.sums  # local names: the loop runs per entity
         batch = []
         for row in rows:
-            labels = tuple(sorted(row["labels"]))  # type: ignore[typeddict-item]
+            labels = tuple(row["labels"])  # type: ignore[typeddict-item]  # sorted by the reader
             props = row["props"]
-            content = digest([list(labels), props])
-            side.node_counts[labels] += 1
-            side.node_sums[labels] = (side.node_sums[labels] + content) % MOD
-            side.labels.update(labels)
+            content = digest(labels, props)
+            counts[labels] = counts.get(labels, 0) + 1
+            sums[labels] = sums.get(labels, 0) + content
             side.keys.update(props)
-            batch.append((row["id"], _group(side, _label_name(labels)), signed(content)))
-        fingerprint.add_nodes(batch)
+            batch.append((row["id"], labels, signed(content)))
+        group = {labels: _group(side, _label_name(labels)) for labels in tally.counts}
+        fingerprint.add_nodes([(i, group[labels], c) for i, labels, c in batch])
+        tally.fold_into(side.node_counts, side.node_sums)
+        for labels in tally.counts:
+            side.labels.update(labels)
         side.entities += len(rows)
         return len(rows)
 
     async def relationships(span: IdRange) -> int:
         rows = await reader.range("relationships", span)
-        rel_batch = []
+        tally = _PageTally()
+        counts, sums = tally.counts, tally.sums  # local names: the loop runs per entity
+        batch = []
         for row in rows:
             rel_type = row["type"]  # type: ignore[typeddict-item]
             props = row["props"]
-            content = digest([rel_type, props])
-            side.rel_counts[rel_type] += 1
-            side.rel_sums[rel_type] = (side.rel_sums[rel_type] + content) % MOD
-            side.types.add(rel_type)
+            content = digest(rel_type, props)
+            counts[rel_type] = counts.get(rel_type, 0) + 1
+            sums[rel_type] = sums.get(rel_type, 0) + content
             side.keys.update(props)
-            rel_batch.append(
-                (row["id"], _group(side, f":{rel_type}"), signed(content),
-                 row["start"], row["end"])  # type: ignore[typeddict-item]
-            )  # fmt: skip
-        fingerprint.add_relationships(rel_batch)
+            batch.append((row["id"], rel_type, signed(content),
+                          row["start"], row["end"]))  # type: ignore[typeddict-item]  # fmt: skip
+        group = {rel_type: _group(side, f":{rel_type}") for rel_type in tally.counts}
+        fingerprint.add_relationships([(i, group[t], c, a, b) for i, t, c, a, b in batch])
+        tally.fold_into(side.rel_counts, side.rel_sums)
+        side.types.update(tally.counts)
         side.entities += len(rows)
         return len(rows)
 
     await _scan_kind(reader, "nodes", nodes, page, workers)
     await _scan_kind(reader, "relationships", relationships, page, workers)
     fingerprint.seal()
+    side.colours = fingerprint.distinct
     return side
 
 
@@ -237,34 +277,29 @@ def compare_groups(
 
 
 def structure_check(
-    name: str,
-    blue: Iterator[tuple[int, ...]],
-    green: Iterator[tuple[int, ...]],
-    groups: dict[int, str],
-    what: str,
+    name: str, surplus: list[tuple[int, int, int]], groups: dict[int, str], what: str
 ) -> Check:
-    """Compare two multisets of final colours; report per group how many have no twin."""
-    surplus: Counter[int] = Counter()
+    """Two multisets of final colours compared (``colour_surplus``): per group, how many
+    have no twin."""
+    per_group: Counter[int] = Counter()
     missing_blue = missing_green = 0
-    for group, blue_extra, green_extra in multiset_difference(blue, green):
-        surplus[group] += blue_extra + green_extra
+    for group, blue_extra, green_extra in surplus:
+        per_group[group] += blue_extra + green_extra
         missing_green += blue_extra
         missing_blue += green_extra
     examples = [
         f"{groups.get(group, '?')}: {count} {what} without an identical counterpart"
-        for group, count in surplus.most_common(MAX_EXAMPLES)
+        for group, count in per_group.most_common(MAX_EXAMPLES)
     ]
     detail = (
         f"{missing_green} {what} of blue and {missing_blue} of green have no counterpart"
-        if surplus
+        if per_group
         else f"every {what[:-1] if what.endswith('s') else what} has an identical counterpart"
     )
-    return Check(name, not surplus, None, None, detail, examples)
+    return Check(name, not per_group, None, None, detail, examples)
 
 
-async def rendered_check(
-    blue: SideRead, green: SideRead, size: int, seed: int
-) -> Check:
+async def rendered_check(blue: SideRead, green: SideRead, size: int, seed: int) -> Check:
     """Sampled nodes re-read as server-printed text on both sides and compared.
 
     Independent of the driver's value decoding: a value the driver changes the
@@ -274,12 +309,13 @@ async def rendered_check(
     if blue.flavor != green.flavor:
         return Check(name, True, 0, 0, "skipped: servers of different kinds print differently")
     sample = blue.scan.fingerprint.sample_nodes(size, seed)
-    candidates = {
-        node_id: green.scan.fingerprint.nodes_with_colour(colour, 5) for node_id, colour in sample
-    }
+    twins_by_colour = green.scan.fingerprint.nodes_with_colours([c for _, c in sample], 5)
+    candidates = {node_id: twins_by_colour[colour] for node_id, colour in sample}
     twins = sorted({i for ids in candidates.values() for i in ids})
-    blue_text = await on_side("blue", render_nodes(blue.driver, blue.database, blue.flavor,
-                                                   [node_id for node_id, _ in sample]))
+    blue_text = await on_side(
+        "blue",
+        render_nodes(blue.driver, blue.database, blue.flavor, [node_id for node_id, _ in sample]),
+    )
     green_text = await on_side("green", render_nodes(green.driver, green.database, green.flavor,
                                                      twins))  # fmt: skip
     differing = []
@@ -325,17 +361,50 @@ class SideRead:
     scan: SideScan
 
 
-async def refine_together(blue: GraphFingerprint, green: GraphFingerprint, cap: int) -> Check:
-    """Colour refinement on both sides in lockstep until neither partition gets finer."""
+# Runs a blocking function of plain, picklable arguments in a process of the scanning pool:
+# the two sides' work then uses both cores (SQLite calls back into Python per row).
+Offload = Callable[..., Awaitable[Any]]
+
+
+async def refine_together(
+    blue: GraphFingerprint, green: GraphFingerprint, cap: int, offload: Offload
+) -> Check:
+    """Colour refinement on both sides in lockstep until neither partition gets finer.
+
+    Each round runs on both sides at once, each on its own connection to its store.
+    """
     stable = False
     for _ in range(cap):
-        finer = [await asyncio.to_thread(side.refine) for side in (blue, green)]
+        counts = await asyncio.gather(*(offload(refine_store, side.path) for side in (blue, green)))
+        finer = [
+            side.record_round(count) for side, count in zip((blue, green), counts, strict=True)
+        ]
         if not any(finer):
             stable = True
             break
     state = "partition stable" if stable else f"not stable after the cap of {cap} rounds"
     detail = f"{blue.rounds} round(s); {blue.distinct} and {green.distinct} colours; {state}"
     return Check("neighbourhood refinement", True, blue.distinct, green.distinct, detail)
+
+
+async def structure_checks(
+    blue: GraphFingerprint, green: GraphFingerprint, groups: dict[int, str], offload: Offload
+) -> list[Check]:
+    """Final node colours, and relationships with their endpoints' colours, compared.
+
+    Relationships, usually the most, are compared in two halves: with the nodes, three
+    sorts of about equal size for the pool's two processes.
+    """
+    nodes, *halves = await asyncio.gather(
+        offload(colour_surplus, blue.path, green.path, "nodes"),
+        *(offload(colour_surplus, blue.path, green.path, "relationships", part, 2)
+          for part in range(2)),
+    )  # fmt: skip
+    return [
+        structure_check("nodes with their neighbourhoods", nodes, groups, "nodes"),
+        structure_check("relationship endpoints", [row for half in halves for row in half],
+                        groups, "relationships"),
+    ]  # fmt: skip
 
 
 async def validate_graphs(
@@ -369,7 +438,11 @@ async def validate_graphs(
         on_side("blue", blue_dialect.fetch_schema(blue, blue_database)),
         on_side("green", green_dialect.fetch_schema(green, green_database)),
     )
-    with GraphFingerprint(temp_dir) as blue_print, GraphFingerprint(temp_dir) as green_print:
+    with (
+        GraphFingerprint(temp_dir) as blue_print,
+        GraphFingerprint(temp_dir) as green_print,
+        scanproc.executor() as pool,
+    ):
         if blue_endpoint is not None and green_endpoint is not None:
             # One process per side: the scans are CPU-bound in Python (see ``scanproc``).
             jobs = [ScanJob(replace(endpoint, side=name), info.flavor, page, workers,
@@ -377,11 +450,10 @@ async def validate_graphs(
                     for endpoint, name, info, fingerprint in (
                         (blue_endpoint, "blue", blue_info, blue_print),
                         (green_endpoint, "green", green_info, green_print))]  # fmt: skip
-            with scanproc.executor() as pool:
-                blue_scan, green_scan = await asyncio.gather(
-                    scanproc.scan_in(pool, jobs[0], blue_print),
-                    scanproc.scan_in(pool, jobs[1], green_print),
-                )
+            blue_scan, green_scan = await asyncio.gather(
+                scanproc.scan_in(pool, jobs[0], blue_print),
+                scanproc.scan_in(pool, jobs[1], green_print),
+            )
         else:
             blue_scan, green_scan = await asyncio.gather(
                 scan(GraphReader(blue, blue_database, blue_info.flavor, side="blue",
@@ -389,8 +461,16 @@ async def validate_graphs(
                 scan(GraphReader(green, green_database, green_info.flavor, side="green",
                                  timeout=read_timeout), page, green_print, workers),
             )  # fmt: skip
-        refinement = await refine_together(blue_print, green_print, rounds)
+        offload = partial(scanproc.call_in, pool)
+        refinement = await refine_together(blue_print, green_print, rounds, offload)
         groups = {**blue_scan.groups, **green_scan.groups}
+        # The servers print the sample while the pool compares the colours.
+        structure, rendered = await asyncio.gather(
+            structure_checks(blue_print, green_print, groups, offload),
+            rendered_check(SideRead(blue, blue_database, blue_info.flavor, blue_scan),
+                           SideRead(green, green_database, green_info.flavor, green_scan),
+                           sample, seed),
+        )  # fmt: skip
         checks = [
             compare_groups("nodes per label combination", blue_scan.node_counts,
                            green_scan.node_counts, _label_name),
@@ -401,13 +481,8 @@ async def validate_graphs(
             compare_groups("relationship property checksums", blue_scan.rel_sums,
                            green_scan.rel_sums, lambda t: f":{t}", sums=True),
             refinement,
-            structure_check("nodes with their neighbourhoods", blue_print.node_colours(),
-                            green_print.node_colours(), groups, "nodes"),
-            structure_check("relationship endpoints", blue_print.relationship_colours(),
-                            green_print.relationship_colours(), groups, "relationships"),
-            await rendered_check(
-                SideRead(blue, blue_database, blue_info.flavor, blue_scan),
-                SideRead(green, green_database, green_info.flavor, green_scan), sample, seed),
+            *structure,
+            rendered,
             schema_check(diff_schema(blue_schema, green_schema), "indexes and constraints"),
             token_check(blue_scan, green_scan),
         ]  # fmt: skip
