@@ -124,18 +124,14 @@ def _children(pid: int) -> list[int]:
 
 def start_proxy(mode: str, blue: Neo4jServer, green: Neo4jServer, workdir: Path,
                 max_concurrent: int) -> tuple[subprocess.Popen[bytes], int, int]:  # fmt: skip
-    """A proxy for ``mode``: a shadow mode, ``-together`` sending the candidate each
-    request at once rather than after the primary's answer (``wait_for_primary``)."""
     port, admin = free_port(), free_port()
     config = workdir / f"proxy-{mode}.toml"
-    shadow_mode, _, timing = mode.partition("-")
     config.write_text(
         f'log_level = "WARNING"\n[listen]\nhost = "127.0.0.1"\nport = {port}\n'
         f'[admin]\nhost = "127.0.0.1"\nport = {admin}\n'
         f'[backends.blue]\nuri = "{blue.uri}"\n[backends.green]\nuri = "{green.uri}"\n'
-        f'[shadow]\nmode = "{shadow_mode}"\nstore = "{workdir / f"shadow-{mode}.sqlite"}"\n'
+        f'[shadow]\nmode = "{mode}"\nstore = "{workdir / f"shadow-{mode}.sqlite"}"\n'
         f"max_concurrent = {max_concurrent}\n"
-        f"wait_for_primary = {'false' if timing == 'together' else 'true'}\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "boltproxy", "serve", "--config", str(config), "--workers", "1"],
@@ -195,9 +191,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=20.0,
                         help="seconds of load per proxy first: a cold JVM compiles for a minute")
     parser.add_argument("--modes", default=",".join(MODES),
-                        help="proxies to compare, the first being the base of the ratios; "
-                             "reads-together or all-together send the candidate each request "
-                             "at once instead of after the primary's answer")
+                        help="proxies to compare, the first being the base of the ratios")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="queries/s in all, paced (0: as fast as answered, closed loop)")
     parser.add_argument("--max-concurrent", type=int, default=16,
@@ -286,7 +280,7 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
         f"{' under SCHED_IDLE' if options.candidate_idle else ''}"
     )
     head = ("shadow", "p50 ms", "p99 ms", "qps", "p50 x", "p99 x", "qps x", "RSS MiB")
-    print("{:<14} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}".format(*head))
+    print("{:<8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}".format(*head))
     first = next(iter(collected))
     base = collected[first]
     base_p50, base_p99 = percentile(base, 0.5), percentile(base, 0.99)
@@ -296,18 +290,18 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
         qps = len(latencies) / seconds[mode]
         rss = rss_mib(proxies[mode][0].pid)
         print(
-            f"{mode:<14} {p50 * 1e3:>8.3f} {p99 * 1e3:>8.3f} {qps:>8.0f} "
+            f"{mode:<8} {p50 * 1e3:>8.3f} {p99 * 1e3:>8.3f} {qps:>8.0f} "
             f"{p50 / base_p50:>6.2f} {p99 / base_p99:>6.2f} {qps / base_qps:>6.2f} {rss:>8.0f}"
         )
     print("\nCPU µs per client query (where the cores went)")
-    print("{:<14} ".format("shadow") + " ".join(f"{name:>8}" for name in cpu[first]))
+    print("{:<8} ".format("shadow") + " ".join(f"{name:>8}" for name in cpu[first]))
     for mode, spent in cpu.items():
         queries = max(1, len(collected[mode]))
-        print(f"{mode:<14} " + " ".join(f"{spent[name] / queries * 1e6:>8.0f}" for name in spent))
+        print(f"{mode:<8} " + " ".join(f"{spent[name] / queries * 1e6:>8.0f}" for name in spent))
     print(f"\nWhat the candidate saw (shadow.max_concurrent = {options.max_concurrent}; "
           "warm-up included)")  # fmt: skip
     for mode, (_, _, admin) in proxies.items():
-        if mode.startswith("off"):
+        if mode == "off":
             continue
         counts = shadow_counts(admin)
         shed = counts.pop("shed", 0.0)
@@ -316,7 +310,7 @@ def report(proxies: dict[str, tuple[subprocess.Popen[bytes], int, int]], auth: t
         compared = total - shed - lost
         share = {name: f"{value / max(1.0, total):.0%}"
                  for name, value in (("compared", compared), ("lost", lost), ("shed", shed))}
-        print(f"{mode:<14} {total:>8.0f} queries: {share['compared']} compared, "
+        print(f"{mode:<8} {total:>8.0f} queries: {share['compared']} compared, "
               f"{share['lost']} dropped or timed out, {share['shed']} shed; outcomes "
               + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()) if v))
 
