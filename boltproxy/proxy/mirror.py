@@ -9,12 +9,6 @@ comparison), bookmarks translated to the candidate's chain, and, in ``reads``
 mode, writes compiled with EXPLAIN instead of run. Its answers are consumed
 here and never reach the client.
 
-A mirrored request goes to the candidate once the primary has answered every
-request before it (``wait_for_primary``, the default): on shared cores the two
-servers then do not execute the same query at the same time, and the candidate
-works while the primary waits for the client's next request. The candidate's
-latency still counts from when its request was sent.
-
 The mirror never holds the client back: what it sends is bounded (requests
 awaiting an answer, bytes); past a bound, or when the candidate is slow to
 read, fails or stops answering, the mirror is dropped for the rest of the
@@ -235,12 +229,7 @@ class Mirror:
         self._scanner.collect_records(True)
         self._sent: deque[_Sent] = deque()
         self._outstanding = 0  # bytes sent that are not answered yet
-        # Requests queued but not on the wire yet (the link is not ready, or the
-        # primary is still working on them): the last ``_unflushed`` of ``_sent``.
-        self._unsent = bytearray()
-        self._unflushed = 0
-        # Set by the session: the primary owes the client an answer.
-        self.primary_busy = False
+        self._unsent = bytearray()  # before the link is ready
         self._busy = False  # counted in the policy's busy mirrors
         self._shedding = False  # the current unit of work is not mirrored
         # Requests from each boundary on, until the candidate has caught up.
@@ -256,8 +245,7 @@ class Mirror:
     # --- what goes to the candidate ----------------------------------------
 
     def request(self, tag: int, raw: bytes, payload: bytes) -> Mirrored:
-        """What to send the candidate now for one client request (empty: not mirrored, or
-        held until the link is ready or the primary has answered)."""
+        """What to send the candidate for one client request (empty: not mirrored)."""
         mirrored = self._request(tag, raw, payload)
         self._count_busy()
         return mirrored
@@ -311,10 +299,10 @@ class Mirror:
                 self.drop("the candidate fell too far behind")
                 return Mirrored(b"")
             return Mirrored(b"", capture, commit)
-        self._queue(raw, _Sent(tag, capture, commit=commit))
+        data = self._emit(raw, _Sent(tag, capture, commit=commit))
         if self.dropped is not None:
             return Mirrored(b"")
-        return Mirrored(self._sendable(), capture, commit)
+        return Mirrored(data, capture, commit)
 
     def _sheds(self, tag: int, payload: bytes) -> bool:
         """Is the unit of work this request starts left out (the candidate's work is capped)?"""
@@ -351,74 +339,56 @@ class Mirror:
             self._busy = busy
             self._policy.busy += 1 if busy else -1
 
-    def _queue(self, data: bytes, sent: _Sent) -> None:
-        """Queue one request for the candidate (sent by :meth:`_sendable`)."""
+    def _emit(self, data: bytes, sent: _Sent) -> bytes:
+        """Send one request now (or, before the link is ready, as soon as it is)."""
+        prefix = b""
         if ServerState.FAILED in self._conversation.predicted and sent.tag not in (
             Tag.RESET,
             Tag.GOODBYE,
         ):
             # The candidate failed where the primary did not: the client will not
             # reset it, so the proxy does (its answer is consumed like the rest).
-            self._queue(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET, own=True))
+            prefix = self._emit(chunk(messages.encode(Tag.RESET)), _Sent(Tag.RESET, own=True))
         try:
             self._conversation.on_request(sent.tag)
         except BoltError as exc:
             self.drop(f"the candidate's conversation diverged: {exc}")
-            return
+            return b""
         sent.size = len(data)
+        sent.at = self._clock()
         if sent.tag != Tag.GOODBYE:  # the one request never answered
             self._sent.append(sent)
-            self._unflushed += 1
             self._outstanding += len(data)
         if (
             len(self._sent) + self._held > self._settings.queue_entries
             or self._outstanding > self._settings.queue_bytes
         ):
             self.drop("the candidate fell too far behind")
-            return
-        self._unsent += data
-
-    def _sendable(self) -> bytes:
-        """The queued requests that may go now: the link is ready and, unless configured
-        otherwise, the primary is not working on them any more."""
-        if (
-            not self.ready
-            or self.dropped is not None
-            or (self.primary_busy and self._settings.wait_for_primary)
-        ):
             return b""
-        # The candidate's latency counts from now, when its requests leave.
-        now = self._clock()
-        sent = self._sent
-        for index in range(len(sent) - self._unflushed, len(sent)):
-            sent[index].at = now
-        self._unflushed = 0
-        data, self._unsent = bytes(self._unsent), bytearray()
-        return data
-
-    def primary_idle(self) -> bytes:
-        """The primary has answered everything: what was held for it may go now."""
-        self.primary_busy = False
-        return self._sendable()
+        if not self.ready:
+            self._unsent += data
+            return prefix
+        return prefix + data
 
     def release_held(self) -> bytes:
         """The held requests whose turn has come: a segment once all before it is answered."""
+        out = b""
         while self._segments and not self._sent and self.dropped is None:
             segment = self._segments.popleft()
             self._held -= len(segment.requests)
             for data, sent in segment.requests:
-                self._queue(data, sent)
+                out += self._emit(data, sent)
         self._count_busy()
-        return self._sendable()
+        return out
 
     def link_ready(self) -> bytes:
         self.ready = True
-        return self._sendable()
-
-    @property
-    def owes_answer(self) -> bool:
-        """Has the candidate been sent a request it has not answered yet?"""
-        return len(self._sent) > self._unflushed
+        # The candidate's latency counts from now: its link was not up before.
+        now = self._clock()
+        for sent in self._sent:
+            sent.at = now
+        data, self._unsent = bytes(self._unsent), bytearray()
+        return data
 
     def _rewrite_hello(self, raw: bytes) -> bytes:
         tag, fields = messages.decode(unchunk(raw))
@@ -539,7 +509,7 @@ class Mirror:
             if head is not None and head.candidate is not None:
                 head.candidate.record(payload)
             return None
-        if not self.owes_answer:
+        if not self._sent:
             raise BoltError("the candidate answered a request that was never sent")
         sent = self._sent[0]
         has_more = (
@@ -621,8 +591,6 @@ class Mirror:
         owed = [s.capture for s in [*self._sent, *held] if s.capture is not None]
         owed += [c for c in self._streams if c is not None and c not in owed]
         self._sent.clear()
-        self._unflushed = 0
-        self._unsent = bytearray()
         self._streams.clear()
         self._segments.clear()
         self._held = 0

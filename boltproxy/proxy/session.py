@@ -492,9 +492,6 @@ class ClientSession:
         now = self._clock()
         if now >= self._tally.due:
             self._tally.flush(self._observer, now)
-        mirror = self._mirror
-        if mirror is not None and mirror.primary_busy and not self._pending():
-            out += self._to_mirror(mirror.primary_idle())
         if self._shadowed:
             out += self._hand_over()
         if self._move is not None:
@@ -997,16 +994,11 @@ class ClientSession:
         if self._pending() > move.requests:
             return []  # e.g. a BEGIN pipelined right behind a COMMIT: held at the boundary
         mirror = self._mirror
-        commands: list[Command] = []
-        if mirror is not None and mirror.primary_busy:
-            # Only requests held for the move are pending: the primary has answered
-            # every forwarded one, so what the mirror held for it may go.
-            commands = self._to_mirror(mirror.primary_idle())
         if mirror is not None and mirror.backend == move.target and mirror.dropped is None:
             if mirror.awaiting:
                 # The candidate has not applied every mirrored request yet: wait
                 # (its own timer bounds that), so no acknowledged write is missing.
-                return commands
+                return []
             # The mirror becomes the primary, and the old primary its mirror.
             self._mirror = None
             link = self._links[mirror.link_id]
@@ -1014,14 +1006,13 @@ class ClientSession:
             return self._moved(link)
         standby = self._standby.pop(move.target, None)
         if standby is not None:
-            return commands + self._moved(standby)
+            return self._moved(standby)
         if move.target in self._warming:
-            return commands  # logging in ahead already: the move continues when it is done
+            return []  # logging in ahead already: the move continues when it is done
         link = self._add_link(move.target, LinkRole.PRIMARY)
         move.link = link
         manifest = self._manifest_of(move.target)
-        open_link = OpenLink(link.id, move.target, [(self.version, 0)], manifest, LinkRole.PRIMARY)
-        return [*commands, open_link]
+        return [OpenLink(link.id, move.target, [(self.version, 0)], manifest, LinkRole.PRIMARY)]
 
     def _replay_login(self, link_id: int, *, choose: bool) -> list[Command]:
         move = self._move
@@ -1208,8 +1199,6 @@ class ClientSession:
             if not starts_work:
                 return None
             mirror.following = True
-        # The primary owes an answer to this request (a GOODBYE gets none).
-        mirror.primary_busy = self._pending() > 0
         mirrored = mirror.request(tag, message.raw, message.payload)
         self._mirror_out += mirrored.data
         if tag == Tag.COMMIT:
@@ -1218,16 +1207,14 @@ class ClientSession:
 
     def _to_mirror(self, data: bytes) -> list[Command]:
         mirror = self._mirror
-        if not data or mirror is None or mirror.dropped is not None or not mirror.ready:
+        if mirror is None or mirror.dropped is not None or not mirror.ready:
             return []
         return [SendToLink(mirror.link_id, data), *self._mirror_deadline()]
 
     def _mirror_deadline(self) -> list[Command]:
         mirror = self._mirror
         assert mirror is not None
-        # Only what is on the wire is timed: requests held while the primary works
-        # on them are not the candidate's delay.
-        if not mirror.owes_answer or mirror.dropped is not None:
+        if not mirror.awaiting or mirror.dropped is not None:
             return [SetDeadline(None, "nothing", "mirror")]
         seconds = self._mirror_plan.policy.settings.query_timeout if self._mirror_plan else None
         return [SetDeadline(seconds, f"{seconds:g} s for the candidate", "mirror")]
@@ -1356,11 +1343,6 @@ class ClientSession:
         self._tally.flush(self._observer, self._clock())
         commands: list[Command] = [SetDeadline(None, "nothing")]
         mirror = self._mirror
-        if mirror is not None and mirror.primary_busy:
-            # What the mirror held for the primary goes now: the session is ending.
-            held = mirror.primary_idle()
-            if held:
-                commands.append(SendToLink(mirror.link_id, held))
         # A candidate that still owes answers is given its time (the mirror
         # timer) to finish, so that a short session is compared whole.
         self._lingering = mirror is not None and mirror.dropped is None and mirror.awaiting

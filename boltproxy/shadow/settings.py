@@ -87,10 +87,6 @@ class ShadowSettings(_Section):
     bookmark_pairs: int = Field(100_000, ge=1)
     # A candidate answer later than this is abandoned (outcome "timeout").
     query_timeout: float = Field(30.0, gt=0)
-    # Send a mirrored request once the primary has answered it (and everything
-    # before it): two servers on shared cores then do not run the same query at
-    # the same time. False sends it to both at once.
-    wait_for_primary: bool = True
     # Per-query cap on the records kept from each side for comparison.
     max_records: int = Field(10_000, ge=0)
     max_record_bytes: int = Field(16 << 20, ge=0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from boltproxy.bolt import messages
@@ -52,16 +50,9 @@ def shadowed(
     recorder: Recorder | None = None,
     bookmarks: BookmarkMap | None = None,
     policy: MirrorPolicy | None = None,
-    clock: Callable[[], float] = lambda: 0.0,
     **settings: Any,
 ) -> ClientSession:
-    """A shadowed session whose primary and candidate both agreed on Bolt 5.8.
-
-    The candidate is sent each request at once (``wait_for_primary`` off), so a
-    playbook sees both links' requests in the same commands; the default timing
-    has its own tests below.
-    """
-    settings.setdefault("wait_for_primary", False)
+    """A shadowed session whose primary and candidate both agreed on Bolt 5.8."""
     bookmarks = bookmarks or BookmarkMap()  # one map, as the server gives both
     plan = MirrorPlan(
         backend="green",
@@ -79,7 +70,7 @@ def shadowed(
         mirror=plan,
         bookmarks=bookmarks,
         session_id="s1",
-        clock=clock,
+        clock=lambda: 0.0,
     )
     session.start()
     session.client_data(LEGACY_HANDSHAKE)
@@ -163,7 +154,7 @@ def test_writes_run_on_the_candidate_in_all_mode() -> None:
 
 
 def test_at_the_cap_of_candidate_work_a_new_unit_is_shed_whole_and_counted() -> None:
-    policy = MirrorPolicy(ShadowSettings(max_concurrent=1, wait_for_primary=False))
+    policy = MirrorPolicy(ShadowSettings(max_concurrent=1))
     first, second = logged_in_pair(policy=policy), logged_in_pair(policy=policy)
     assert to(MIRROR, first.client_data(RUN + PULL))  # the candidate works for the first
     assert policy.busy == 1
@@ -187,7 +178,7 @@ def test_at_the_cap_of_candidate_work_a_new_unit_is_shed_whole_and_counted() -> 
 
 
 def test_dual_writes_are_never_shed_reads_are() -> None:
-    policy = MirrorPolicy(ShadowSettings(mode="all", max_concurrent=1, wait_for_primary=False))
+    policy = MirrorPolicy(ShadowSettings(mode="all", max_concurrent=1))
     first, second = logged_in_pair(policy=policy), logged_in_pair(policy=policy)
     first.client_data(RUN + PULL)
     read = msg(Tag.RUN, "MATCH (n) RETURN n", {}, {"mode": "r"})
@@ -199,7 +190,7 @@ def test_dual_writes_are_never_shed_reads_are() -> None:
 
 
 def test_a_dropped_mirror_no_longer_counts_as_candidate_work() -> None:
-    policy = MirrorPolicy(ShadowSettings(max_concurrent=1, wait_for_primary=False))
+    policy = MirrorPolicy(ShadowSettings(max_concurrent=1))
     session = logged_in_pair(policy=policy)
     session.client_data(RUN + PULL)
     assert policy.busy == 1
@@ -422,9 +413,7 @@ def test_a_reset_waits_until_the_candidate_has_answered_what_came_before() -> No
 
 def test_a_flip_swaps_roles_and_shadowing_continues_the_other_way() -> None:
     routing = {"primary": "blue"}
-    plan = MirrorPlan(
-        "green", MirrorPolicy(ShadowSettings(wait_for_primary=False)), BookmarkMap(), False
-    )
+    plan = MirrorPlan("green", MirrorPolicy(ShadowSettings()), BookmarkMap(), False)
     session = ClientSession(
         primary="blue",
         relayable=RELAYABLE,
@@ -461,129 +450,3 @@ def test_a_flip_swaps_roles_and_shadowing_continues_the_other_way() -> None:
     assert session.link_data(MIRROR, answer) == [SendToClient(answer)]
     handed = session.link_data(PRIMARY, answer)
     assert [type(c) for c in handed if isinstance(c, Shadowed)] == [Shadowed]
-
-
-# --- by default the candidate is sent a request once the primary has answered it ---
-
-
-def waiting_pair(clock: Callable[[], float] = lambda: 0.0) -> ClientSession:
-    """A shadowed session with the default timing, logged in on both sides."""
-    session = shadowed(clock=clock, wait_for_primary=True)
-    assert session.link_negotiated(MIRROR, (5, 8)) == []
-    commands = session.client_data(HELLO + LOGON)
-    assert to(PRIMARY, commands) == HELLO + LOGON
-    assert to(MIRROR, commands) == b"" and MIRROR_WAIT not in commands
-    commands = session.link_data(PRIMARY, success(server="Neo4j/5.26.0") + success())
-    assert [tag for tag, _ in requests(to(MIRROR, commands))] == [Tag.HELLO, Tag.LOGON]
-    assert MIRROR_WAIT in commands
-    assert session.link_data(MIRROR, success(server="Neo4j/2026.08.1") + success()) == [
-        MIRROR_IDLE
-    ]
-    return session
-
-
-def test_the_candidate_runs_a_query_after_the_primary_has_answered_it() -> None:
-    now = [time.perf_counter() - 100.0]  # the client's query: 100 s ago
-    session = waiting_pair(clock=lambda: now[0])
-    commands = session.client_data(RUN + PULL)
-    assert to(PRIMARY, commands) == RUN + PULL
-    # Nothing for the candidate yet, and no candidate timer running meanwhile.
-    assert to(MIRROR, commands) == b"" and MIRROR_WAIT not in commands
-    now[0] = time.perf_counter()
-    answer = success(fields=["x"]) + record(1) + success(type="r")
-    commands = session.link_data(PRIMARY, answer)
-    # The client's answer first; then the same query goes to the candidate.
-    assert commands[0] == SendToClient(answer)
-    (run, pull) = requests(to(MIRROR, commands))
-    assert run[1][0] == "RETURN 1 AS x" and pull == (Tag.PULL, [{"n": -1}])
-    assert MIRROR_WAIT in commands
-    handed = session.link_data(MIRROR, success(fields=["x"]) + record(1) + success(type="r"))
-    (shadow,) = [c for c in handed if isinstance(c, Shadowed)]
-    candidate = shadow.exchange.candidate
-    assert candidate is not None
-    # Each side's latency counts from when its own request went out.
-    assert shadow.exchange.primary.latency > 50.0 > candidate.latency
-
-
-def test_pipelined_queries_go_to_the_candidate_once_the_primary_has_answered_them_all() -> None:
-    session = waiting_pair()
-    session.client_data(RUN + PULL + RUN + PULL)
-    answer = success(fields=["x"]) + record(1) + success()
-    assert to(MIRROR, session.link_data(PRIMARY, answer)) == b""
-    sent = requests(to(MIRROR, session.link_data(PRIMARY, answer)))
-    # The second query is a new unit of work: it waits for the candidate's first answer.
-    assert [tag for tag, _ in sent] == [Tag.RUN, Tag.PULL]
-    sent = requests(to(MIRROR, session.link_data(MIRROR, answer)))
-    assert [tag for tag, _ in sent] == [Tag.RUN, Tag.PULL]
-
-
-def test_a_transaction_follows_the_primary_request_by_request() -> None:
-    session = waiting_pair()
-    begin, commit = msg(Tag.BEGIN, {}), msg(Tag.COMMIT)
-    session.client_data(begin)
-    assert [t for t, _ in requests(to(MIRROR, session.link_data(PRIMARY, success())))] == [
-        Tag.BEGIN
-    ]
-    session.link_data(MIRROR, success())
-    session.client_data(RUN + PULL)
-    answer = success(fields=["x"]) + record(1) + success(has_more=False)
-    assert [t for t, _ in requests(to(MIRROR, session.link_data(PRIMARY, answer)))] == [
-        Tag.RUN,
-        Tag.PULL,
-    ]
-    session.link_data(MIRROR, answer)
-    session.client_data(commit)
-    commands = session.link_data(PRIMARY, success(bookmark="blue:1"))
-    assert [t for t, _ in requests(to(MIRROR, commands))] == [Tag.COMMIT]
-
-
-def test_a_session_ending_while_the_primary_works_still_mirrors_what_it_sent() -> None:
-    session = waiting_pair()
-    session.client_data(RUN + PULL)
-    commands = session.client_eof()
-    # The candidate gets the query it was owed and keeps its link and timer.
-    assert [t for t, _ in requests(to(MIRROR, commands))] == [Tag.RUN, Tag.PULL]
-    assert MIRROR_WAIT in commands and session.lingering
-    assert not any(isinstance(c, CloseLink) and c.link == MIRROR for c in commands)
-
-
-def test_a_flip_after_waiting_mirrored_work_hands_the_session_over_in_order() -> None:
-    routing = {"primary": "blue"}
-    plan = MirrorPlan("green", MirrorPolicy(ShadowSettings()), BookmarkMap(), False)
-    session = ClientSession(
-        primary="blue",
-        relayable=RELAYABLE,
-        backend_manifest=False,
-        advertised_address=ADVERTISED,
-        observer=Recorder(),
-        limits=LIMITS,
-        mirror=plan,
-        route=lambda current: routing["primary"],  # type: ignore[arg-type,return-value]
-        clock=lambda: 0.0,
-    )
-    session.start()
-    session.client_data(LEGACY_HANDSHAKE)
-    session.link_negotiated(PRIMARY, (5, 8))
-    session.link_negotiated(MIRROR, (5, 8))
-    session.client_data(HELLO + LOGON)
-    session.link_data(PRIMARY, success(server="Neo4j/5.26.0") + success())
-    session.link_data(MIRROR, success(server="Neo4j/2026.08.1") + success())
-    session.client_data(RUN + PULL)
-    routing["primary"] = "green"
-    # The next query is held for the move while blue still works on the first.
-    assert session.client_data(RUN + PULL) == []
-    answer = success(fields=["x"]) + record(1) + success()
-    commands = session.link_data(PRIMARY, answer)
-    # Blue has answered: the client gets it and green is sent the first query.
-    assert commands[0] == SendToClient(answer)
-    assert [t for t, _ in requests(to(MIRROR, commands))] == [Tag.RUN, Tag.PULL]
-    # Once green has answered it too, green (logged in) takes the held query and
-    # blue is the candidate from now on.
-    commands = session.link_data(MIRROR, answer)
-    assert to(MIRROR, commands) == RUN + PULL
-    assert not any(isinstance(c, OpenLink) for c in commands)
-    assert to(PRIMARY, commands) == b""  # blue gets it once green has answered
-    commands = session.link_data(MIRROR, answer)
-    assert commands[0] == SendToClient(answer)
-    (run, _) = requests(to(PRIMARY, commands))
-    assert run[1][2]["tx_metadata"] == {"boltproxy": "shadow"}
