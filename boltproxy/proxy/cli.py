@@ -64,7 +64,8 @@ async def _until_stopped(server: ProxyServer) -> None:
     "--workers",
     type=click.IntRange(min=1),
     help="Relay processes sharing the listening port (SO_REUSEPORT). Default: one per core "
-    "when the routing state can be shared (a Redis store, or no admin listener), else 1.",
+    "when run-time changes (flips, shadow settings) can be shared (a Redis store, or no "
+    "admin listener), else 1.",
 )
 @click.option("--worker-of", hidden=True, help="PARENT_PID:INDEX of a supervised worker.")
 def serve(
