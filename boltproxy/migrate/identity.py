@@ -39,6 +39,7 @@ from types import TracebackType
 
 _MASK = (1 << 64) - 1
 _PACK3 = struct.Struct("<qqq")
+_blake2b = hashlib.blake2b
 
 
 def signed(value: int) -> int:
@@ -78,7 +79,10 @@ class _MultisetSum:
         self.total = 0
 
     def step(self, direction: int, rel: int, colour: int | None) -> None:
-        self.total += mix(direction, rel, 0 if colour is None else colour)
+        # ``mix`` inlined (unsigned: the same sum mod 2**64): this runs twice per
+        # relationship per round, and each Python call saved is a tenth of its cost.
+        packed = _PACK3.pack(direction, rel, 0 if colour is None else colour)
+        self.total += int.from_bytes(_blake2b(packed, digest_size=8).digest(), "little")
 
     def finalize(self) -> int:
         return signed(self.total)

@@ -244,6 +244,29 @@ class GraphReader:
         rels = await self._rows(query, params, what)
         return [self._rel(values, what) for values in rels]
 
+    async def content_range(self, kind: Kind, span: IdRange) -> list[ContentRow]:
+        """``range`` for hashing (``validate``): per entity ``(id, head, props, plain)``,
+        ``head`` the sorted labels as a tuple or the type with start and end ids, and
+        ``props`` the driver's own map when ``plain`` (Neo4j's map rows: no tagged copy
+        is built), else tagged. No row dict per entity either."""
+        params = {"lo": span.lo, "hi": span.hi}
+        what = f"the {kind} with ids {span.lo} to {span.hi - 1}"
+        nodes = kind == "nodes"
+        if nodes:
+            query = _NEO4J_NODES if self.flavor == "neo4j" else _FALKORDB_NODES
+        else:
+            query = _NEO4J_RELS if self.flavor == "neo4j" else _FALKORDB_RELS
+        first = 2 if nodes else 4
+        plain_width = first + 1 if self.flavor == "neo4j" else -1
+        rows = []
+        for values in await self._rows(query, params, what):
+            head = tuple(sorted(values[1])) if nodes else tuple(values[1:4])
+            if len(values) == plain_width:
+                rows.append((values[0], head, values[first], True))
+            else:
+                rows.append((values[0], head, self._props(values, first, what), False))
+        return rows
+
     async def _rows(self, query: str, params: dict[str, Any], what: str) -> list[list[Any]]:
         rows = await self._read(query, params, what)
         if self.flavor == "neo4j":  # one record: the plain rows, then the exact ones
@@ -282,6 +305,11 @@ class GraphReader:
             "end": values[3],
             "props": self._props(values, 4, what),
         }
+
+
+# ``content_range``'s row: id, head (labels, or type with start and end ids), properties,
+# and whether they are the driver's plain map rather than tagged.
+ContentRow = tuple[int, tuple[Any, ...], dict[str, Any], bool]
 
 
 def falkordb_properties(

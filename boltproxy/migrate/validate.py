@@ -22,8 +22,6 @@ grow with the graph.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import marshal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -36,8 +34,8 @@ import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from boltproxy.migrate import scanproc
-from boltproxy.migrate.codec import Tagged
 from boltproxy.migrate.connect import Endpoint, Flavor, OnSide, open_driver, server_info
+from boltproxy.migrate.contenthash import digest, digest_plain
 from boltproxy.migrate.dialect import detect_dialect
 from boltproxy.migrate.format import Kind
 from boltproxy.migrate.identity import (
@@ -66,22 +64,6 @@ async def on_side(side: str, work: Awaitable[T]) -> T:
         return await work
     except (Neo4jError, DriverError, ConnectionError) as exc:
         raise OnSide(side, exc) from exc
-
-
-# marshal's version 2 writes a value as its type and contents only: no references to
-# objects met twice (version 3 on) and no mark of interned strings, so equal values give
-# equal bytes whichever objects the driver shared; floats are written as their 8 bytes.
-_MARSHAL_VERSION = 2
-
-
-def digest(head: Any, props: dict[str, Tagged]) -> int:
-    """A 128-bit hash of an entity's labels or type and its tagged properties.
-
-    The form hashed is ``codec``'s (every value with its type tag, maps in key order),
-    with the properties in key order: independent of the order the server sent them in.
-    """
-    encoded = marshal.dumps((head, sorted(props.items())), _MARSHAL_VERSION)
-    return int.from_bytes(hashlib.blake2b(encoded, digest_size=16).digest(), "little")
 
 
 @dataclass
@@ -189,20 +171,19 @@ async def scan(
 ) -> SideScan:
     """Read every node and relationship once, by id ranges, into aggregates and the store."""
     side = SideScan(fingerprint)
+    keys = side.keys
 
     async def nodes(span: IdRange) -> int:
-        rows = await reader.range("nodes", span)
+        rows = await reader.content_range("nodes", span)
         tally = _PageTally()
         counts, sums = tally.counts, tally.sums  # local names: the loop runs per entity
         batch = []
-        for row in rows:
-            labels = tuple(row["labels"])  # type: ignore[typeddict-item]  # sorted by the reader
-            props = row["props"]
-            content = digest(labels, props)
+        for node_id, labels, props, plain in rows:
+            content = digest_plain(labels, props) if plain else digest(labels, props)
             counts[labels] = counts.get(labels, 0) + 1
             sums[labels] = sums.get(labels, 0) + content
-            side.keys.update(props)
-            batch.append((row["id"], labels, signed(content)))
+            keys.update(props)
+            batch.append((node_id, labels, signed(content)))
         group = {labels: _group(side, _label_name(labels)) for labels in tally.counts}
         fingerprint.add_nodes([(i, group[labels], c) for i, labels, c in batch])
         tally.fold_into(side.node_counts, side.node_sums)
@@ -212,19 +193,16 @@ async def scan(
         return len(rows)
 
     async def relationships(span: IdRange) -> int:
-        rows = await reader.range("relationships", span)
+        rows = await reader.content_range("relationships", span)
         tally = _PageTally()
         counts, sums = tally.counts, tally.sums  # local names: the loop runs per entity
         batch = []
-        for row in rows:
-            rel_type = row["type"]  # type: ignore[typeddict-item]
-            props = row["props"]
-            content = digest(rel_type, props)
+        for rel_id, (rel_type, start, end), props, plain in rows:
+            content = digest_plain(rel_type, props) if plain else digest(rel_type, props)
             counts[rel_type] = counts.get(rel_type, 0) + 1
             sums[rel_type] = sums.get(rel_type, 0) + content
-            side.keys.update(props)
-            batch.append((row["id"], rel_type, signed(content),
-                          row["start"], row["end"]))  # type: ignore[typeddict-item]  # fmt: skip
+            keys.update(props)
+            batch.append((rel_id, rel_type, signed(content), start, end))
         group = {rel_type: _group(side, f":{rel_type}") for rel_type in tally.counts}
         fingerprint.add_relationships([(i, group[t], c, a, b) for i, t, c, a, b in batch])
         tally.fold_into(side.rel_counts, side.rel_sums)
