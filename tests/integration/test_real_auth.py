@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import pytest
 
 from boltproxy.sandbox.ports import free_port
 from tests.support.neo4j import Neo4jHandle
-from tests.support.proxy import proxy_settings, running_proxy
+from tests.support.proxy import proxy_settings, running_proxy, stop_process
 from tests.support.real_clients import JS_DIR, PYTHON_DRIVER_5, ROOT, temporary_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -182,12 +181,7 @@ def serve_log(tmp_path: Path, neo4j_blue: Neo4jHandle) -> Iterator[tuple[str, Pa
             _wait_listening(port, process)
             yield f"bolt://127.0.0.1:{port}", log_file
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            stop_process(process, 20)
 
 
 def test_no_credential_reaches_the_log_of_boltproxy_serve(

@@ -22,6 +22,7 @@ from boltproxy.sandbox.ports import free_port
 from boltproxy.shadow.replicas import replica_paths
 from boltproxy.shadow.store import StoreError, load
 from tests.support.fakeneo import NEO4J_5_26, FakeNeo4j, run_in_thread
+from tests.support.proxy import stop_process
 
 AUTH = ("neo4j", "password")
 
@@ -325,9 +326,4 @@ def test_shadow_settings_posted_to_worker_0_reach_the_other_worker(
 
             _wait_for(every_worker_mirrors)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            stop_process(process, 15)

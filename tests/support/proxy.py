@@ -1,9 +1,12 @@
-"""Run a real ProxyServer in a background thread, for sync clients and subprocesses."""
+"""Run a real ProxyServer in a background thread, for sync clients and subprocesses;
+stop a served one."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -81,3 +84,13 @@ def running_proxy(settings: Settings) -> Iterator[ThreadedProxy]:
         yield proxy
     finally:
         proxy.stop()
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop a ``boltproxy serve`` process: SIGTERM, then a kill if it outlives ``grace``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
